@@ -1,0 +1,27 @@
+# README's two commands: `make demo` (main job on the shipped model) and `make test`.
+PYTHON ?= python3
+STAMP := .make/installed
+
+.PHONY: install system-deps demo test test-all clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m pip install -q -e '.[test]'
+	@mkdir -p .make && touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages for emulated ARM devices, phones and instruction counting.
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: install
+	bash scripts/demo.sh
+
+test: install system-deps
+	$(PYTHON) -m pytest -q
+
+test-all: install system-deps
+	$(PYTHON) -m pytest -q -m ''
+
+clean:
+	rm -rf .make build *.egg-info out

@@ -1,0 +1,80 @@
+"""The `docscan` command: a thin click layer over the library.
+
+Subcommands live in ``docscan/commands/<name>.py`` (each exports ``command``) and are
+imported only when called, so ``docscan --help`` does not pay TensorFlow's import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from docscan import __version__
+from docscan.errors import DocscanError
+
+# name -> (module, one-line help shown in `docscan --help`)
+COMMANDS = {
+    "models": ("docscan.commands.models", "List every zoo architecture with parameters, MACs and size."),
+    "convert": ("docscan.commands.convert", "Convert a Keras model to verified .tflite variants with a report."),
+    "inspect": ("docscan.commands.inspect", "Print the op inventory of any .tflite file."),
+    "bench": ("docscan.commands.bench", "Benchmark models on host, emulated ARM and phones; per-op tables."),
+    "synth": ("docscan.commands.synth", "Write a fixed synthetic document set (images, edge maps, corners)."),
+    "train": ("docscan.commands.train", "Train an HED edge detector on synthetic documents."),
+    "detect": ("docscan.commands.detect", "Find the page in photos: corners, overlay and flat scan."),
+    "eval": ("docscan.commands.eval", "Evaluate detection against labelled photos."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module_name, short_help = COMMANDS[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return _missing_command(name, short_help)
+            raise
+        cmd = module.command
+        cmd.short_help = cmd.short_help or short_help
+        return cmd
+
+    def format_commands(self, ctx, formatter):
+        # Help text from the table, without importing every command module.
+        rows = [(name, help_) for name, (_, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DocscanError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def _missing_command(name, short_help):
+    @click.command(name=name, help=short_help)
+    def _cmd():
+        raise DocscanError(f"'{name}' is not available in this build of docscan")
+
+    return _cmd
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="docscan")
+def main():
+    """docscan: document-detection CNNs from Keras to verified TFLite on ARM."""
+    # TensorFlow's C++ banner and oneDNN notices are noise on a user's terminal.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

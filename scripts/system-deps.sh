@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages docscan uses beyond Python: qemu-user-static and mmdebstrap
+# build and run the emulated ARM devices, adb talks to phones, valgrind counts instructions.
+set -euo pipefail
+need=()
+command -v qemu-arm-static >/dev/null || need+=(qemu-user-static)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+command -v adb >/dev/null || need+=(adb)
+command -v valgrind >/dev/null || need+=(valgrind)
+[ ${#need[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "installing Debian packages: ${need[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
