@@ -1,0 +1,1 @@
+"""Benchmarking: host, emulated ARM devices and phones, with per-op timings."""
