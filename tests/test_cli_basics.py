@@ -1,0 +1,60 @@
+"""The CLI shell: help without TensorFlow, user errors as one line, atomic writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from docscan import atomic
+from docscan.cli import COMMANDS, main
+from docscan.errors import DocscanError
+
+
+def test_help_lists_every_command():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert name in result.output
+
+
+def test_help_does_not_import_tensorflow():
+    code = "import sys; from docscan.cli import main\n" \
+           "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n" \
+           "print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_unknown_command_fails():
+    result = CliRunner().invoke(main, ["no-such-command"])
+    assert result.exit_code != 0
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.bin"
+    with pytest.raises(RuntimeError):
+        with atomic.atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("boom")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    target = tmp_path / "report.json"
+    atomic.write_json(target, {"a": 1})
+    atomic.write_json(target, {"b": 2})
+    assert target.read_text().strip().endswith("}")
+    assert '"b": 2' in target.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_atomic_write_impossible_directory(tmp_path):
+    # A regular file where the output directory should be: fails for root too.
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a directory")
+    with pytest.raises(DocscanError, match="blocker"):
+        atomic.write_text(blocker / "sub" / "x.txt", "x")
