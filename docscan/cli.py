@@ -15,6 +15,11 @@ import click
 from docscan import __version__
 from docscan.errors import DocscanError
 
+# TensorFlow's C++ banner and oneDNN notices are noise on a user's terminal; this must be
+# set before a command module imports TensorFlow, i.e. before click resolves the command.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
 # name -> (module, one-line help shown in `docscan --help`)
 COMMANDS = {
     "models": ("docscan.commands.models", "List every zoo architecture with parameters, MACs and size."),
@@ -72,8 +77,6 @@ def _missing_command(name, short_help):
 @click.version_option(__version__, prog_name="docscan")
 def main():
     """docscan: document-detection CNNs from Keras to verified TFLite on ARM."""
-    # TensorFlow's C++ banner and oneDNN notices are noise on a user's terminal.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from docscan.errors import DocscanError
-from docscan.zoo import hed
+from docscan.zoo import hed, mobilenet_v1, mobilenet_v2, shufflenet, squeezenet, xception
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Architecture:
     source: str
     knobs: dict = field(default_factory=dict)   # default keyword arguments
     family: str = ""
+    reference: str = ""   # the published figures this build is held against (see tests/test_zoo.py)
 
 
 ARCHITECTURES: dict[str, Architecture] = {}
@@ -39,6 +40,32 @@ register(Architecture("hed_vgg", hed.vgg_style_hed, (256, 256, 3),
 register(Architecture("hed_mobilenet_v2", hed.mobilenet_v2_style_hed, (256, 256, 3),
                       "seed hed-mobilenetv2-document-scanning.md, mobilenet_v2_style_hed",
                       {}, "hed"))
+register(Architecture("mobilenet_v1", mobilenet_v1.mobilenet_v1, (224, 224, 3),
+                      "Howard et al. 2017 (arXiv:1704.04861) Table 1", {}, "mobilenet",
+                      "4,253,864 params (keras.applications.MobileNet); 569M mult-adds (paper Table 8)"))
+register(Architecture("mobilenet_v2", mobilenet_v2.mobilenet_v2, (224, 224, 3),
+                      "Sandler et al. 2018 (arXiv:1801.04381) Table 2; seed mobilenetv2-notes.txt V2_DEF",
+                      {}, "mobilenet",
+                      "3,538,984 params (keras.applications.MobileNetV2); 300M mult-adds (paper Table 4)"))
+for _version in ("1.0", "1.1"):
+    register(Architecture(f"squeezenet_{_version.replace('.', '_')}", squeezenet.squeezenet, (224, 224, 3),
+                          f"Iandola et al. 2016 (arXiv:1602.07360); seed lightweight-cnns-pytorch.txt, v{_version}",
+                          {"version": _version}, "squeezenet",
+                          {"1.0": "1,248,424 params; 0.82 GMACs (torchvision squeezenet1_0)",
+                           "1.1": "1,235,496 params; 0.35 GMACs (torchvision squeezenet1_1)"}[_version]))
+for _g in (1, 2, 3, 4, 8):
+    register(Architecture(f"shufflenet_g{_g}", shufflenet.shufflenet, (224, 224, 3),
+                          f"Zhang et al. 2017 (arXiv:1707.01083) Table 1, 1x, g={_g}",
+                          {"groups": _g}, "shufflenet",
+                          f"{ {1: 143, 2: 140, 3: 137, 4: 133, 8: 137}[_g]} MFLOPs = mult-adds (paper Table 1); "
+                          "params derived from Table 1 (megvii release: 1.9M for g=3, 2.4M for g=8)"))
+register(Architecture("xception", xception.xception, (299, 299, 3),
+                      "Chollet 2017 (arXiv:1610.02357) Fig. 5", {}, "xception",
+                      "22,910,480 params (keras.applications.Xception; 22,855,952 trainable = paper Table 3)"))
+register(Architecture("xception_aligned", xception.xception_aligned, (512, 512, 3),
+                      "seed lightweight-cnns-pytorch.txt AlignedXception (DeepLabv3+ backbone), output_stride 16",
+                      {"output_stride": 16}, "xception",
+                      "params derived from the seed's layer list (no published figure)"))
 
 
 def build(name: str, input_shape=None, **knobs):

@@ -26,10 +26,11 @@ def act(x, kind, name):
 
 
 def conv_bn_act(x, filters, kernel, stride=1, *, name, activation="relu", use_bn=True,
-                dilation=1, padding="same"):
+                dilation=1, padding="same", groups=1):
     """Conv2D (no bias when BN follows) -> BN -> activation."""
     x = layers.Conv2D(filters, kernel, strides=stride, padding=padding, dilation_rate=dilation,
-                      use_bias=not use_bn, kernel_initializer="glorot_uniform", name=f"{name}_conv")(x)
+                      groups=groups, use_bias=not use_bn, kernel_initializer="glorot_uniform",
+                      name=f"{name}_conv")(x)
     if use_bn:
         x = bn(x, f"{name}_bn")
     return act(x, activation, f"{name}_{activation}" if activation else None)
@@ -72,3 +73,73 @@ def check_positive(value, name: str, arch: str):
 
 def model(inputs, outputs, name) -> keras.Model:
     return keras.Model(inputs, outputs, name=name)
+
+
+# --- helpers for the classification backbones (MobileNet, SqueezeNet, ShuffleNet, Xception) ---
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round a channel count to a multiple of ``divisor`` without losing more than 10%.
+
+    The rule of the TF-slim / Keras MobileNetV2 code (``_make_divisible``).
+    """
+    min_value = min_value or divisor
+    new = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if new < 0.9 * value:
+        new += divisor
+    return new
+
+
+def fixed_padding(x, kernel: int, dilation: int = 1, *, name):
+    """Symmetric zero padding so a 'valid' conv keeps PyTorch's padding=k//2 alignment.
+
+    TensorFlow's 'same' pads stride-2 convs at the bottom/right only; the seeds' PyTorch
+    code pads both sides (``fixed_padding`` in the aligned-Xception seed).
+    """
+    effective = kernel + (kernel - 1) * (dilation - 1)
+    total = effective - 1
+    begin = total // 2
+    return layers.ZeroPadding2D(((begin, total - begin), (begin, total - begin)), name=name)(x)
+
+
+def max_pool_ceil(x, pool: int, stride: int, *, name):
+    """Max-pool with PyTorch's ``ceil_mode=True`` output size: ceil((n - k) / s) + 1.
+
+    The extra bottom/right window is zero padded; this equals padding with -inf because
+    every caller pools a ReLU output (>= 0) and each window keeps at least one real pixel.
+    """
+    h, w = int(x.shape[1]), int(x.shape[2])
+    pad_h = _ceil_pad(h, pool, stride)
+    pad_w = _ceil_pad(w, pool, stride)
+    if pad_h or pad_w:
+        x = layers.ZeroPadding2D(((0, pad_h), (0, pad_w)), name=f"{name}_ceilpad")(x)
+    return layers.MaxPooling2D(pool, strides=stride, padding="valid", name=name)(x)
+
+
+def _ceil_pad(n: int, pool: int, stride: int) -> int:
+    out = -(-(n - pool) // stride) + 1
+    return max(0, (out - 1) * stride + pool - n)
+
+
+def channel_shuffle(x, groups: int, *, name):
+    """ShuffleNet's shuffle: (H, W, g*n) -> (H, W, g, n) -> transpose -> (H, W, n*g)."""
+    if groups == 1:
+        return x
+    h, w, c = (int(v) for v in x.shape[1:])
+    x = layers.Reshape((h, w, groups, c // groups), name=f"{name}_split")(x)
+    x = layers.Permute((1, 2, 4, 3), name=f"{name}_transpose")(x)
+    return layers.Reshape((h, w, c), name=name)(x)
+
+
+def classifier(x, classes: int, *, dropout: float = 0.0, activation="softmax", name="predictions"):
+    """Global average pool -> (dropout) -> fully connected, the head the papers count."""
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    return layers.Dense(classes, activation=activation, name=name)(x)
+
+
+def check_classes(include_top: bool, classes, arch: str) -> None:
+    from docscan.errors import DocscanError
+
+    if include_top and (not isinstance(classes, int) or isinstance(classes, bool) or classes < 1):
+        raise DocscanError(f"{arch}: classes must be a positive integer, got {classes!r}")
