@@ -58,3 +58,15 @@ def test_atomic_write_impossible_directory(tmp_path):
     blocker.write_text("not a directory")
     with pytest.raises(DocscanError, match="blocker"):
         atomic.write_text(blocker / "sub" / "x.txt", "x")
+
+
+def test_atomic_write_gives_ordinary_file_mode(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        target = atomic.write_text(tmp_path / "m.txt", "x")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644

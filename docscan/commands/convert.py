@@ -1,0 +1,82 @@
+"""`docscan convert`: a Keras model in, verified .tflite variants and their reports out."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from docscan.errors import DocscanError
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[x, ]\s*(\d+)\s*", text or "")
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
+        raise DocscanError(f"--input-size: expected H W or HxW, got '{text}'")
+    return int(m.group(1)), int(m.group(2))
+
+
+class _SizeArgs(click.Command):
+    """Let `--input-size 256 256` through as well as `--input-size 256x256`."""
+
+    def parse_args(self, ctx, args):
+        args = list(args)
+        for i, a in enumerate(args[:-2]):
+            if a == "--input-size" and args[i + 1].isdigit() and args[i + 2].isdigit():
+                args[i + 1:i + 3] = [f"{args[i + 1]}x{args[i + 2]}"]
+                break
+        return super().parse_args(ctx, args)
+
+
+@click.command(cls=_SizeArgs)
+@click.argument("model")
+@click.option("--weights", default=None, help="Weights file for a zoo architecture name.")
+@click.option("--variant", default="fp32", show_default=True,
+              help="fp32, fp16, dynamic-int8, int8, a comma list, or all.")
+@click.option("--io-dtype", type=click.Choice(["int8", "uint8"]), default="int8", show_default=True,
+              help="Input/output type of the full-integer (int8) variant.")
+@click.option("--calib-dir", default=None, help="Images for int8 calibration (default: synthetic pages).")
+@click.option("--calib-samples", type=int, default=32, show_default=True, help="Calibration images.")
+@click.option("--input-size", default=None, help="Fixed input size, H W or HxW (default: the model's).")
+@click.option("--no-fold-bn", is_flag=True, help="Leave BatchNorm to the converter.")
+@click.option("--rewrite-transpose-conv", is_flag=True,
+              help="Replace TRANSPOSE_CONV by an exact CONV_2D + DEPTH_TO_SPACE.")
+@click.option("--target-runtime", default=None, help="Fail unless a TFLite runtime of this version (e.g. 2.4) can run every op.")
+@click.option("--parity-samples", type=int, default=4, show_default=True,
+              help="Random and real images each for the parity report (0: skip parity).")
+@click.option("-o", "--outdir", default=".", show_default=True, help="Output directory.")
+def command(model, weights, variant, io_dtype, calib_dir, calib_samples, input_size, no_fold_bn,
+            rewrite_transpose_conv, target_runtime, parity_samples, outdir):
+    """Convert MODEL (.keras file, SavedModel directory or zoo architecture name) to .tflite.
+
+    Writes NAME.<variant>.tflite and NAME.<variant>.report.json per variant. Exits 1
+    when a parity threshold fails (the files are still written: they are the evidence).
+    """
+    from rich.console import Console
+
+    from docscan.convert import loading, pipeline, report
+
+    console = Console(stderr=True)
+    size = parse_size(input_size) if input_size else None
+    opts = pipeline.Options(
+        variants=pipeline.parse_variants(variant), io_dtype=io_dtype, calib_dir=calib_dir,
+        calib_samples=calib_samples, input_size=size, fold_bn=not no_fold_bn,
+        rewrite_transpose_conv=rewrite_transpose_conv, target_runtime=target_runtime,
+        parity_random=parity_samples, parity_real=parity_samples)
+    if calib_dir:
+        from docscan.convert.calibration import list_images
+        list_images(calib_dir)          # fail before any conversion work
+    loaded = loading.load(model, weights, size)
+    results = pipeline.convert_model(loaded.model, loaded.name, outdir, opts, source=loaded.source,
+                                     log=lambda m: console.print(f"[dim]{m}[/]"))
+    out = Console()
+    bn = report.bn_table(results[0].report["passes"])
+    if bn is not None:
+        out.print(bn)
+    out.print(report.convert_table(results))
+    for r in results:
+        out.print(f"wrote {r.paths['tflite']}  {r.paths['report']}")
+    failed = [f"{r.variant}: {c}" for r in results for c in r.checks if not c.held]
+    if failed:
+        click.echo("error: parity thresholds failed: " + "; ".join(failed), err=True)
+        raise SystemExit(1)
