@@ -1,0 +1,73 @@
+"""`docscan detect IMAGE... [--model M] [-o OUTDIR]`: corners JSON, overlay and flat scan per photo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from docscan.errors import DocscanError
+
+
+@click.command(name="detect")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Edge model (.keras or .tflite); default: the shipped models/hed_default.int8.tflite.")
+@click.option("-o", "--outdir", type=click.Path(path_type=Path), default=Path("detect-out"), show_default=True,
+              help="Where <name>.json, <name>.overlay.png and <name>.scan.png go.")
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Interpreter threads for a .tflite model.")
+@click.option("--no-refine", is_flag=True, help="Skip sub-pixel refinement on the full-resolution photo.")
+def command(images, model_path, outdir, threads, no_refine):
+    """Find the page in each photo: 4 corners with a confidence, an overlay and the flat scan."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from docscan.atomic import write_bytes, write_json
+    from docscan.detect.pipeline import Detector, draw_overlay, encode_png
+
+    console = Console(stderr=True)
+    detector = Detector(model_path, num_threads=threads, refine=not no_refine)
+    table = Table(title=f"docscan detect ({detector.model.path}); corners x,y clockwise; times in ms")
+    for col in ("image", "found", "conf", "corners", "load", "model", "quad", "warp"):
+        table.add_column(col, justify="left" if col.startswith(("image", "corners")) else "right",
+                         overflow="fold")
+    errors, used = [], set()
+    for path in images:
+        stem = _unique_stem(path, used)
+        try:
+            image, det = detector.detect_file(path)
+        except DocscanError as exc:
+            errors.append(str(exc))
+            console.print(f"[red]error:[/red] {exc}", highlight=False)
+            table.add_row(path.name, "[red]error[/red]", "", "", "", "", "", "")
+            continue
+        H, W = image.shape[:2]
+        record = {
+            "image": str(path), "width": W, "height": H, "model": str(detector.model.path),
+            "found": det.found, "confidence": round(float(det.confidence), 4),
+            "corners": None if det.corners is None else [[round(float(x), 2), round(float(y), 2)] for x, y in det.corners],
+            "reason": det.reason or None,
+            "timings_ms": {k: round(v, 3) for k, v in det.timings.items()},
+        }
+        write_json(outdir / f"{stem}.json", record)
+        write_bytes(outdir / f"{stem}.overlay.png", encode_png(draw_overlay(image, det.edge_map, det.corners)))
+        if det.scan is not None:
+            write_bytes(outdir / f"{stem}.scan.png", encode_png(det.scan))
+        corners = "-" if det.corners is None else " ".join(f"{x:.0f},{y:.0f}" for x, y in det.corners)
+        t = det.timings
+        table.add_row(path.name, "yes" if det.found else f"[yellow]{det.reason}[/yellow]", f"{det.confidence:.2f}",
+                      corners, f"{t['load']:.1f}", f"{t['model']:.1f}", f"{t['quad']:.1f}", f"{t['warp']:.1f}")
+    Console().print(table)
+    click.echo(f"results in {outdir}/")
+    if errors:
+        raise DocscanError(errors[0] if len(errors) == 1 else f"{len(errors)} images failed: " + "; ".join(errors))
+
+
+def _unique_stem(path: Path, used: set) -> str:
+    stem, k = path.stem, 1
+    while stem in used:
+        k += 1
+        stem = f"{path.stem}-{k}"
+    used.add(stem)
+    return stem

@@ -1,0 +1,76 @@
+"""`docscan eval IMAGES_DIR LABELS.json`: IoU, corner error and failures against labelled photos."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import click
+
+from docscan.errors import DocscanError
+
+
+@click.command(name="eval")
+@click.argument("images_dir", type=click.Path(path_type=Path))
+@click.argument("labels", type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="Edge model (.keras or .tflite); default: the shipped models/hed_default.int8.tflite.")
+@click.option("--method", type=click.Choice(["hed", "classic"]), default="hed", show_default=True,
+              help="hed: edge model + quad finder; classic: OpenCV Canny + largest 4-point contour.")
+@click.option("-o", "--outdir", type=click.Path(path_type=Path), default=Path("eval-out"), show_default=True,
+              help="Where report.json, contact_sheet.png and overlays/ go.")
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--no-overlays", is_flag=True, help="Only the contact sheet, no per-image overlay PNGs.")
+def command(images_dir, labels, model_path, method, outdir, threads, no_overlays):
+    """Per image and mean polygon IoU, share with IoU >= 0.9, corner error / diagonal, failures."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from docscan.detect.evaluate import IOU_GOOD, evaluate, match_labels, write_report
+
+    items, unlabelled = match_labels(images_dir, labels)
+    if method == "classic":
+        if model_path is not None:
+            raise DocscanError("--model: not used by --method classic")
+        from docscan.detect.classic import ClassicDetector
+
+        detector, model_name = ClassicDetector(), "classic-opencv"
+    else:
+        from docscan.detect.pipeline import Detector
+
+        detector = Detector(model_path, num_threads=threads)
+        model_name = str(detector.model.path)
+    console = Console(stderr=True)
+    if unlabelled:
+        console.print(f"{len(unlabelled)} image(s) in {images_dir} have no label; skipped", highlight=False)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"eval {len(items)} images", total=len(items))
+        results, thumbs = evaluate(detector, items, None if no_overlays else outdir / "overlays",
+                                   on_item=lambda r: progress.advance(task))
+    meta = {"images_dir": str(images_dir), "labels": str(labels), "method": method, "model": model_name,
+            "host": f"{platform.machine()} {platform.processor() or ''}".strip(), "unlabelled": unlabelled}
+    report = write_report(outdir, results, thumbs, meta)
+    s = report["summary"]
+
+    table = Table(title=f"docscan eval: {method} ({model_name})")
+    for col in ("image", "IoU", "corner err / diag", "conf"):
+        table.add_column(col, justify="left" if col == "image" else "right")
+    for r in results:
+        if r.error:
+            table.add_row(r.name, "[red]error[/red]", "", "")
+            continue
+        iou = f"{r.iou:.3f}" if r.found else "[red]not found[/red]"
+        if r.found and r.iou < IOU_GOOD:
+            iou = f"[yellow]{iou}[/yellow]"
+        table.add_row(r.name, iou, "-" if r.corner_error is None else f"{r.corner_error:.4f}", f"{r.confidence:.2f}")
+    out = Console()
+    out.print(table)
+    fmt = lambda v, f: "n/a" if v is None else format(v, f)  # noqa: E731
+    out.print(f"mean IoU {fmt(s['mean_iou'], '.4f')}  |  IoU >= 0.9: {fmt(s['share_iou_ge_0.9'], '.1%')}  |  "
+              f"mean corner error {fmt(s['mean_corner_error'], '.4f')} of the diagonal  |  "
+              f"not found {len(s['not_found'])}  |  IoU < 0.9: {len(s['failures_iou_lt_0.9'])}", highlight=False)
+    click.echo(f"report: {outdir / 'report.json'}, contact sheet: {outdir / 'contact_sheet.png'}")
+    if s["unreadable"]:
+        bad = [r.error for r in results if r.error]
+        raise DocscanError(bad[0] if len(bad) == 1 else f"{len(bad)} images failed: " + "; ".join(bad))

@@ -1,0 +1,1 @@
+"""Document detection: edge map -> page quadrilateral -> flat scan, and its evaluation."""

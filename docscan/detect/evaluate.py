@@ -1,0 +1,191 @@
+"""Detection accuracy against labelled photos: IoU, corner error, failures, contact sheet.
+
+Labels: ``{file name: {"corners": [[x, y] x 4], "width"?, "height"?, ...}}`` in pixels
+of the full image (when width/height are given and the image on disk has another size,
+the corners are scaled to it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field, asdict
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from docscan.atomic import write_bytes, write_json
+from docscan.detect.pipeline import (IMAGE_SUFFIXES, corner_error, draw_overlay, encode_png, load_image,
+                                     polygon_iou)
+from docscan.errors import DocscanError
+
+IOU_GOOD = 0.9
+
+
+@dataclass
+class Labelled:
+    name: str
+    path: Path
+    corners: np.ndarray          # (4, 2) float64
+    size: tuple[int, int] | None  # (width, height) the corners refer to, when known
+
+
+@dataclass
+class EvalItem:
+    name: str
+    iou: float = 0.0
+    corner_error: float | None = None     # mean corner distance / image diagonal
+    found: bool = False
+    confidence: float = 0.0
+    corners: list | None = None
+    truth: list | None = None
+    timings: dict = field(default_factory=dict)
+    error: str | None = None              # unreadable image etc.
+
+
+def read_labels(labels_path: str | os.PathLike) -> dict[str, dict]:
+    labels_path = Path(labels_path)
+    if not labels_path.is_file():
+        raise DocscanError(f"{labels_path}: labels file not found")
+    try:
+        data = json.loads(labels_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DocscanError(f"{labels_path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not data:
+        raise DocscanError(f"{labels_path}: expected a non-empty object mapping file names to {{\"corners\": ...}}")
+    for name, entry in data.items():
+        c = entry.get("corners") if isinstance(entry, dict) else None
+        try:
+            arr = np.asarray(c, dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.shape != (4, 2) or not np.isfinite(arr).all():
+            raise DocscanError(f"{labels_path}: entry '{name}' needs \"corners\": 4 [x, y] pairs")
+    return data
+
+
+def match_labels(images_dir: str | os.PathLike, labels_path: str | os.PathLike) -> tuple[list[Labelled], list[str]]:
+    """Labelled images present in ``images_dir``; (items, unlabelled image names).
+
+    Labels naming images that are not in the directory are an error (listing them):
+    an evaluation silently shrunk by a typo is worse than none.
+    """
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise DocscanError(f"{images_dir}: not a directory")
+    images = sorted(p for p in images_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise DocscanError(f"{images_dir}: no images (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    labels = read_labels(labels_path)
+    by_name = {p.name: p for p in images}
+    missing = [n for n in labels if n not in by_name]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise DocscanError(f"{labels_path}: {len(missing)} labelled image(s) not in {images_dir}: {shown}")
+    items = []
+    for name, entry in labels.items():
+        size = (int(entry["width"]), int(entry["height"])) if "width" in entry and "height" in entry else None
+        items.append(Labelled(name, by_name[name], np.asarray(entry["corners"], np.float64), size))
+    unlabelled = [p.name for p in images if p.name not in labels]
+    return items, unlabelled
+
+
+def evaluate(detector, items: list[Labelled], overlay_dir: Path | None = None,
+             on_item: Callable[[EvalItem], None] | None = None, thumb: int = 320):
+    """Run ``detector`` on every labelled image; return (EvalItems, contact-sheet thumbnails)."""
+    results, thumbs = [], []
+    for it in items:
+        res = EvalItem(it.name)
+        try:
+            t0 = time.perf_counter()
+            image = load_image(it.path)
+            load_ms = (time.perf_counter() - t0) * 1e3
+        except DocscanError as exc:
+            res.error = str(exc)
+            results.append(res)
+            if on_item:
+                on_item(res)
+            continue
+        H, W = image.shape[:2]
+        truth = it.corners.copy()
+        if it.size and it.size != (W, H):
+            lw, lh = it.size
+            if abs((lw / lh) / (W / H) - 1) > 0.02:   # another picture, or rotated since labelling
+                res.error = f"{it.path}: labelled as {lw}x{lh} but the image is {W}x{H}"
+                results.append(res)
+                if on_item:
+                    on_item(res)
+                continue
+            truth *= np.array([W / lw, H / lh])   # the same photo at another resolution
+        det = detector.detect(image, warp=False)
+        res.timings = {"load": load_ms, **det.timings}
+        res.truth = truth.tolist()
+        res.confidence = float(det.confidence)
+        if det.corners is not None:
+            res.found = True
+            res.corners = np.asarray(det.corners, np.float64).tolist()
+            res.iou = polygon_iou(det.corners, truth)
+            res.corner_error = corner_error(det.corners, truth, math.hypot(W, H))
+        overlay = draw_overlay(image, det.edge_map, det.corners, truth)
+        if overlay_dir is not None:
+            write_bytes(Path(overlay_dir) / f"{Path(it.name).stem}.png", encode_png(overlay))
+        s = thumb / max(overlay.shape[:2])
+        small = cv2.resize(overlay, (max(1, int(overlay.shape[1] * s)), max(1, int(overlay.shape[0] * s))),
+                           interpolation=cv2.INTER_AREA)
+        thumbs.append((it.name, small, f"IoU {res.iou:.3f}" if res.found else "not found"))
+        results.append(res)
+        if on_item:
+            on_item(res)
+    return results, thumbs
+
+
+def summarize(results: list[EvalItem]) -> dict:
+    ok = [r for r in results if r.error is None]
+    ious = np.array([r.iou for r in ok]) if ok else np.zeros(0)
+    errs = [r.corner_error for r in ok if r.corner_error is not None]
+    model_ms = [r.timings.get("model", 0) + r.timings.get("quad", 0) for r in ok]
+    return {
+        "images": len(results),
+        "evaluated": len(ok),
+        "unreadable": [r.name for r in results if r.error is not None],   # or not matching its label
+        "mean_iou": float(ious.mean()) if len(ious) else None,
+        "median_iou": float(np.median(ious)) if len(ious) else None,
+        "share_iou_ge_0.9": float((ious >= IOU_GOOD).mean()) if len(ious) else None,
+        "mean_corner_error": float(np.mean(errs)) if errs else None,
+        "median_corner_error": float(np.median(errs)) if errs else None,
+        "not_found": [r.name for r in ok if not r.found],
+        "failures_iou_lt_0.9": [r.name for r in ok if r.iou < IOU_GOOD],
+        "median_detect_ms": float(np.median(model_ms)) if model_ms else None,
+    }
+
+
+def contact_sheet(thumbs: list[tuple[str, np.ndarray, str]], cell: int = 320) -> np.ndarray:
+    """All overlays on one grid, each captioned with its file name and IoU."""
+    n = max(1, len(thumbs))
+    cols = int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    pad = 22
+    sheet = np.full((rows * (cell + pad), cols * cell, 3), 255, np.uint8)
+    for k, (name, img, caption) in enumerate(thumbs):
+        r, c = divmod(k, cols)
+        y0, x0 = r * (cell + pad), c * cell
+        h, w = img.shape[:2]
+        oy, ox = y0 + pad + (cell - h) // 2, x0 + (cell - w) // 2
+        sheet[oy:oy + h, ox:ox + w] = img
+        text = f"{Path(name).stem[-18:]}  {caption}"
+        color = (0, 120, 0) if caption.startswith("IoU") and float(caption.split()[1]) >= IOU_GOOD else (200, 0, 0)
+        cv2.putText(sheet, text, (x0 + 4, y0 + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
+    return sheet
+
+
+def write_report(outdir: Path, results: list[EvalItem], thumbs, meta: dict) -> dict:
+    outdir = Path(outdir)
+    summary = summarize(results)
+    report = {**meta, "summary": summary, "images": [asdict(r) for r in results]}
+    write_json(outdir / "report.json", report)
+    write_bytes(outdir / "contact_sheet.png", encode_png(contact_sheet(thumbs)))
+    return report

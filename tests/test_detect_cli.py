@@ -1,0 +1,110 @@
+"""`docscan detect` and the Detector library on a tiny fixed-weight HED-convention CNN."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from detect_helpers import PAGE, photo, save_keras, save_tflite, write_photo  # noqa: E402
+from docscan.cli import main  # noqa: E402
+from docscan.detect.pipeline import Detector, polygon_iou  # noqa: E402
+from docscan.errors import DocscanError  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("models")
+    return {
+        "keras": save_keras(d / "sobel.keras"),
+        "tflite": save_tflite(d / "sobel.tflite"),
+        "int8": save_tflite(d / "sobel.int8.tflite", int8=True),
+    }
+
+
+@pytest.mark.parametrize("kind", ["keras", "tflite", "int8"])
+def test_detector_finds_the_page(models, kind):
+    det = Detector(models[kind]).detect(photo())
+    assert det.found, det.reason
+    assert polygon_iou(det.corners, PAGE) > 0.97
+    assert det.edge_map.shape == (64, 64) and 0 <= det.edge_map.min() and det.edge_map.max() <= 1
+    assert set(det.timings) == {"model", "quad", "warp"}
+    assert det.scan is not None and det.scan.shape[0] > det.scan.shape[1]   # portrait page
+
+
+def test_detector_reports_no_document(models):
+    flat = np.full((300, 400, 3), 128, np.uint8)
+    det = Detector(models["tflite"]).detect(flat)
+    assert not det.found and det.reason == "no document found" and det.scan is None
+
+
+def test_cli_writes_json_overlay_and_scan(models, tmp_path):
+    a = write_photo(tmp_path / "a.png")
+    b = write_photo(tmp_path / "b.jpg", seed=1)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["detect", str(a), str(b), "--model", str(models["int8"]), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    for stem in ("a", "b"):
+        rec = json.loads((out / f"{stem}.json").read_text())
+        assert rec["found"] and len(rec["corners"]) == 4
+        assert polygon_iou(np.array(rec["corners"]), PAGE) > 0.97
+        assert set(rec["timings_ms"]) == {"load", "model", "quad", "warp"}
+        overlay = cv2.imread(str(out / f"{stem}.overlay.png"))
+        assert overlay.shape[:2] == (480, 360)
+        assert cv2.imread(str(out / f"{stem}.scan.png")) is not None
+    assert "model" in r.output and "quad" in r.output
+
+
+def test_cli_bad_file_is_named_and_others_still_written(models, tmp_path):
+    good = write_photo(tmp_path / "good.png")
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("this is not a JPEG")
+    missing = tmp_path / "missing.png"
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["detect", str(bad), str(good), str(missing), "--model", str(models["tflite"]),
+                                  "-o", str(out)])
+    assert r.exit_code == 2
+    assert "notes.jpg: not a readable image" in r.output and "missing.png: no such file" in r.output
+    assert "Traceback" not in r.output
+    assert (out / "good.json").is_file() and (out / "good.scan.png").is_file()
+    assert not (out / "notes.json").exists()
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_cli_model_with_wrong_input_shape(tmp_path):
+    import keras
+
+    inp = keras.Input((64, 64, 1))                       # grey input: not an RGB edge model
+    m = keras.Model(inp, keras.layers.Conv2D(1, 1)(inp))
+    path = tmp_path / "grey.keras"
+    m.save(path)
+    img = write_photo(tmp_path / "a.png")
+    r = CliRunner().invoke(main, ["detect", str(img), "--model", str(path), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 2
+    assert r.output.count("\n") == 1 and "grey.keras" in r.output and "input shape" in r.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_model_file_problems(tmp_path):
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"\0" * 64)
+    img = write_photo(tmp_path / "a.png")
+    for model, msg in ((junk, "junk.tflite: not a loadable .tflite model"),
+                       (tmp_path / "nope.tflite", "nope.tflite: model file not found"),
+                       (img, "unknown model format")):
+        r = CliRunner().invoke(main, ["detect", str(img), "--model", str(model), "-o", str(tmp_path / "o")])
+        assert r.exit_code == 2 and msg in r.output, r.output
+
+
+def test_default_model_missing_is_a_clear_error(monkeypatch, tmp_path):
+    import docscan.detect.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "MODELS_DIR", tmp_path)
+    with pytest.raises(DocscanError, match="no shipped model"):
+        pipeline.default_model_path()

@@ -1,0 +1,170 @@
+"""Quad finder on rasterised edge maps: clean, noisy, cluttered, occluded and cut by the frame."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from docscan.detect.pipeline import corner_error, polygon_iou, warp_document
+from docscan.detect.quad import NO_DOCUMENT, find_quad, order_corners, refine_corners
+
+S = 256
+QUAD = np.array([[60, 40], [205, 58], [196, 222], [48, 203]], np.float64)
+
+
+def edge_map(corners, size=S, thickness=3, blur=1.2, seed=0, noise=0.0, hide=None, clutter=0, speckle=0.0):
+    """What a trained HED gives: soft, few-pixel-wide lines along the page boundary."""
+    rng = np.random.default_rng(seed)
+    m = np.zeros((size, size), np.float32)
+    c = np.round(np.asarray(corners) * 16).astype(np.int32)
+    for k in range(4):
+        cv2.line(m, tuple(map(int, c[k])), tuple(map(int, c[(k + 1) % 4])), 1.0, thickness, cv2.LINE_AA, shift=4)
+    if hide is not None:        # a finger over a corner: no edge evidence around it
+        x, y = np.asarray(corners)[hide]
+        cv2.circle(m, (int(x), int(y)), int(0.12 * size), 0.0, -1)
+    for _ in range(clutter):    # weaker, shorter edges from the background
+        p = rng.uniform(0, size, 2)
+        q = p + rng.normal(0, 0.25 * size, 2)
+        cv2.line(m, tuple(map(int, p)), tuple(map(int, q)), float(rng.uniform(0.3, 0.7)), 2)
+    m = cv2.GaussianBlur(m, (0, 0), blur)
+    m /= max(float(m.max()), 1e-6)
+    if noise:
+        m = m + rng.normal(0, noise, m.shape).astype(np.float32)
+    if speckle:
+        m = np.maximum(m, (rng.random(m.shape) < speckle).astype(np.float32) * rng.random(m.shape).astype(np.float32))
+    return np.clip(m, 0, 1).astype(np.float32)
+
+
+def check(res, truth, min_iou=0.95):
+    assert res.corners is not None, res.reason
+    assert res.corners.shape == (4, 2) and res.corners.dtype == np.float32
+    iou = polygon_iou(res.corners, truth)
+    assert iou >= min_iou, (iou, res.corners.tolist())
+    assert 0.0 <= res.confidence <= 1.0
+    return iou
+
+
+def test_clean_map_is_exact_and_ordered():
+    res = find_quad(edge_map(QUAD))
+    assert check(res, QUAD) > 0.99
+    # clockwise from the top-left, in edge-map pixels
+    assert np.abs(res.corners - QUAD).max() < 1.5
+    assert res.confidence > 0.9
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_noise(seed):
+    check(find_quad(edge_map(QUAD, seed=seed, noise=0.12, speckle=0.02)), QUAD)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clutter_lines(seed):
+    check(find_quad(edge_map(QUAD, seed=seed, clutter=8, noise=0.05)), QUAD)
+
+
+@pytest.mark.parametrize("corner", [0, 1, 2, 3])
+def test_occluded_corner_is_recovered_from_the_lines(corner):
+    res = find_quad(edge_map(QUAD, hide=corner))
+    check(res, QUAD, 0.97)
+    assert np.linalg.norm(res.corners[corner] - QUAD[corner]) < 3.0
+
+
+def test_corner_outside_the_frame():
+    quad = np.array([[40, 30], [300, 70], [210, 230], [30, 200]], np.float64)   # top-right at x=300 > 255
+    res = find_quad(edge_map(quad, noise=0.05))
+    check(res, quad, 0.97)
+    assert res.corners[:, 0].max() > S            # the hidden corner is extrapolated, not clipped
+    assert np.linalg.norm(res.corners[1] - quad[1]) < 6.0
+
+
+def test_page_cut_by_the_frame_uses_the_frame_border():
+    # the bottom side is entirely below the frame: the visible page ends at the frame
+    quad = np.array([[50, 60], [210, 60], [210, 330], [50, 330]], np.float64)
+    visible = np.array([[50, 60], [210, 60], [210, S - 1], [50, S - 1]], np.float64)
+    check(find_quad(edge_map(quad)), visible, 0.95)
+
+
+def test_rotated_page_and_small_page():
+    rot = cv2.boxPoints(((128, 128), (150, 110), 40.0)).astype(np.float64)
+    check(find_quad(edge_map(rot, noise=0.05)), rot, 0.95)
+    small = np.array([[100, 100], [160, 105], [158, 170], [98, 165]], np.float64)
+    check(find_quad(edge_map(small)), small, 0.93)
+
+
+@pytest.mark.parametrize("blank", [np.zeros((S, S)), np.full((S, S), 0.05),
+                                   np.random.default_rng(0).random((S, S)) * 0.15])
+def test_blank_map_gives_no_document(blank):
+    res = find_quad(blank)
+    assert res.corners is None
+    assert res.reason == NO_DOCUMENT
+
+
+def test_a_single_line_is_not_a_document():
+    m = np.zeros((S, S), np.float32)
+    cv2.line(m, (10, 128), (245, 140), 1.0, 3)
+    assert find_quad(m).corners is None
+
+
+def test_rejects_non_2d_input():
+    with pytest.raises(ValueError):
+        find_quad(np.zeros((4, 4, 3)))
+
+
+def test_order_corners_any_permutation():
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        shuffled = QUAD[rng.permutation(4)]
+        np.testing.assert_allclose(order_corners(shuffled), QUAD, atol=1e-4)
+
+
+def test_refine_corners_snaps_to_the_page_in_the_photo():
+    H, W = 960, 720
+    truth = np.array([[140.3, 120.7], [600.2, 160.1], [570.6, 800.4], [110.8, 760.9]])
+    img = np.full((H, W, 3), 60, np.uint8)
+    cv2.fillConvexPoly(img, np.round(truth * 16).astype(np.int32), (235, 235, 230), cv2.LINE_AA, shift=4)
+    rough = truth + np.array([[5, -4], [-6, 3], [4, 5], [-3, -6]])
+    refined = refine_corners(img, rough)
+    assert np.abs(refined - truth).max() < 1.0, refined - truth
+    assert corner_error(refined, truth, np.hypot(H, W)) < corner_error(rough, truth, np.hypot(H, W)) / 5
+
+
+def test_refine_keeps_a_side_without_contrast():
+    H, W = 480, 360
+    img = np.full((H, W, 3), 200, np.uint8)    # a page the colour of the table: nothing to snap to
+    rough = np.array([[50, 40], [300, 50], [290, 420], [40, 410]], np.float64)
+    np.testing.assert_allclose(refine_corners(img, rough), rough, atol=1e-3)
+
+
+def test_metrics():
+    assert polygon_iou(QUAD, QUAD[::-1]) == pytest.approx(1.0)
+    shifted = QUAD + [200, 0]
+    assert polygon_iou(QUAD, shifted) == 0.0
+    # corner error ignores which corner is called top-left
+    assert corner_error(np.roll(QUAD, 1, axis=0), QUAD, 100.0) == pytest.approx(0.0, abs=1e-6)
+    assert corner_error(QUAD + [3, 4], QUAD, 100.0) == pytest.approx(0.05, abs=1e-6)
+
+
+def test_warp_document_size_and_content():
+    img = np.zeros((300, 400, 3), np.uint8)
+    quad = np.array([[50, 40], [250, 40], [250, 140], [50, 140]], np.float32)
+    img[40:141, 50:251] = 200
+    flat = warp_document(img, quad)
+    assert flat.shape == (100, 200, 3)   # side lengths
+    assert flat.mean() > 190
+
+
+def test_open_booklet_gives_one_page_not_the_spread():
+    left = np.array([[40, 50], [128, 52], [128, 210], [42, 208]], np.float64)
+    right = np.array([[128, 52], [216, 50], [214, 208], [128, 210]], np.float64)
+    m = np.maximum(edge_map(left), edge_map(right))
+    res = find_quad(m)
+    assert res.corners is not None
+    assert max(polygon_iou(res.corners, left), polygon_iou(res.corners, right)) > 0.95
+
+
+def test_page_below_a_picture_is_not_merged_with_it():
+    page = np.array([[60, 110], [190, 112], [188, 240], [62, 238]], np.float64)
+    picture = np.array([[60, 30], [190, 30], [190, 110], [60, 110]], np.float64)   # shares the page's top edge
+    res = find_quad(np.maximum(edge_map(page), edge_map(picture)))
+    check(res, page, 0.95)
