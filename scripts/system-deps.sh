@@ -5,8 +5,14 @@ set -euo pipefail
 need=()
 command -v qemu-arm-static >/dev/null || need+=(qemu-user-static)
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+command -v arch-test >/dev/null || need+=(arch-test)   # mmdebstrap needs it for foreign arches
 command -v adb >/dev/null || need+=(adb)
 command -v valgrind >/dev/null || need+=(valgrind)
+# docscan.regress: qemu's instruction-counting plugin needs the dynamic qemu-user and a compiler.
+command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
+command -v gcc >/dev/null || need+=(gcc)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+pkg-config --exists glib-2.0 2>/dev/null || need+=(libglib2.0-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 echo "installing Debian packages: ${need[*]}"

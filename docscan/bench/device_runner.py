@@ -1,0 +1,120 @@
+"""Times .tflite models inside a device: python3 + numpy + a TFLite interpreter, nothing else.
+
+This file is copied into emulated ARM root filesystems and run there, so it must not
+import docscan, and must run on Debian 12's python3 (3.11) and numpy (1.24). The host
+backend imports ``time_models`` from it too, so every device is timed by the same loop.
+
+    python3 device_runner.py SPEC.json   ->   one JSON line on stdout between markers
+
+SPEC: {"models": [{"path", "label", "runs", "warmup"}], "threads": 1, "xnnpack": true,
+       "seed": 0, "return_outputs": false}
+Progress goes to stderr as "PROGRESS done total label" lines.
+"""
+
+import json
+import platform
+import sys
+import time
+
+import numpy as np
+
+BEGIN = "@@DOCSCAN-RESULT-BEGIN@@"
+END = "@@DOCSCAN-RESULT-END@@"
+
+
+def load_interpreter_class():
+    """(Interpreter class, op resolver enum or None, runtime label)."""
+    try:
+        from tflite_runtime import interpreter as mod
+        import tflite_runtime
+        label = "tflite-runtime " + getattr(tflite_runtime, "__version__", "?")
+    except ImportError:
+        from ai_edge_litert import interpreter as mod
+        label = "ai-edge-litert " + _dist_version("ai-edge-litert")
+    return mod.Interpreter, getattr(mod, "OpResolverType", None), label
+
+
+def _dist_version(name):
+    try:
+        from importlib.metadata import version
+        return version(name)
+    except Exception:  # noqa: BLE001 - only a label
+        return "?"
+
+
+def make_input(detail, rng):
+    """Deterministic input for one tensor: the same numbers on every device."""
+    shape = [int(d) for d in detail["shape"]]
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return rng.rand(*shape).astype(dtype)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        lo, hi = max(info.min, -128), min(info.max, 127)
+        return rng.randint(lo, hi + 1, size=shape).astype(dtype)
+    if dtype.kind == "b":
+        return rng.randint(0, 2, size=shape).astype(bool)
+    raise ValueError("unsupported input dtype %s" % dtype)
+
+
+def time_one(interpreter_cls, resolver, path, runs, warmup, threads, xnnpack, seed, return_outputs):
+    kwargs = {"model_path": path, "num_threads": threads}
+    if not xnnpack and resolver is not None:
+        kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interp = interpreter_cls(**kwargs)
+    interp.allocate_tensors()
+    rng = np.random.RandomState(seed)
+    for detail in interp.get_input_details():
+        interp.set_tensor(detail["index"], make_input(detail, rng))
+    for _ in range(warmup):
+        interp.invoke()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        interp.invoke()
+        times.append((time.perf_counter() - t0) * 1000.0)
+    result = {"latency_ms": times}
+    if return_outputs:
+        result["outputs"] = [interp.get_tensor(d["index"]).tolist() for d in interp.get_output_details()]
+    return result
+
+
+def time_models(spec, progress=None):
+    interpreter_cls, resolver, runtime = load_interpreter_class()
+    models = spec["models"]
+    results = []
+    for i, m in enumerate(models):
+        entry = {"label": m.get("label", m["path"])}
+        try:
+            entry.update(time_one(interpreter_cls, resolver, m["path"], int(m.get("runs", 10)),
+                                  int(m.get("warmup", 1)), int(spec.get("threads", 1)),
+                                  bool(spec.get("xnnpack", True)), int(spec.get("seed", 0)),
+                                  bool(spec.get("return_outputs", False))))
+        except Exception as exc:  # noqa: BLE001 - reported per model; the caller decides
+            entry["error"] = ("%s: %s" % (type(exc).__name__, exc)).splitlines()[0][:300]
+        results.append(entry)
+        if progress:
+            progress(i + 1, len(models), entry["label"])
+    return {"runtime": runtime, "machine": machine(), "results": results}
+
+
+def machine():
+    return {"machine": platform.machine(), "python": platform.python_version(),
+            "numpy": np.__version__, "system": platform.platform()}
+
+
+def _stderr_progress(done, total, label):
+    sys.stderr.write("PROGRESS %d %d %s\n" % (done, total, label))
+    sys.stderr.flush()
+
+
+def main(argv):
+    with open(argv[1]) as fh:
+        spec = json.load(fh)
+    out = time_models(spec, _stderr_progress)
+    sys.stdout.write(BEGIN + json.dumps(out) + END + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,171 @@
+"""Run the device runner inside an emulated ARM rootfs (qemu-user).
+
+Two ways in, chosen automatically (override with DOCSCAN_EMU_MODE=chroot|qemu):
+
+* ``chroot`` (when root): binfmt_misc hands ARM binaries to qemu; models are copied into
+  a scratch folder inside the rootfs and removed afterwards. The host's /proc and /sys are
+  not mounted, which also keeps runtimes from reading the host's (x86) cpuinfo (ai-edge-litert
+  2.3 segfaults under qemu when it can).
+* ``qemu`` (anyone): ``qemu-arm-static -L ROOTFS ROOTFS/usr/bin/python3 ...``. qemu looks up
+  absolute paths in ROOTFS first, but symlinks are resolved by the host kernel: Debian's
+  libblas.so.3 is an absolute symlink through /etc/alternatives, so numpy only loads when
+  LD_LIBRARY_PATH names the rootfs's blas/lapack folders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from docscan.bench import device_runner
+from docscan.bench.rootfs import Isa, ensure_binfmt, ensure_rootfs, get_isa, read_marker
+from docscan.errors import DocscanError
+
+RUNNER = Path(device_runner.__file__)
+
+
+@dataclass
+class Job:
+    path: Path          # model on the host
+    label: str
+    runs: int
+    warmup: int
+
+
+def mode() -> str:
+    forced = os.environ.get("DOCSCAN_EMU_MODE")
+    if forced:
+        if forced not in ("chroot", "qemu"):
+            raise DocscanError(f"DOCSCAN_EMU_MODE={forced}: choose chroot or qemu")
+        return forced
+    return "chroot" if os.geteuid() == 0 else "qemu"
+
+
+def run_jobs(isa_name: str, jobs: list[Job], *, threads: int = 1, xnnpack: bool = True, seed: int = 0,
+             return_outputs: bool = False, progress=None, timeout: float | None = None) -> dict:
+    """Time ``jobs`` in one interpreter process on the emulated device; the runner's JSON.
+
+    ``progress(done, total, label)`` follows the runner's progress lines.
+    """
+    isa = get_isa(isa_name)
+    root = ensure_rootfs(isa.name)
+    how = mode()
+    if how == "chroot":
+        ensure_binfmt(isa)          # a reboot forgets the registration; the cache survives it
+        _sweep(root / "tmp")
+    with tempfile.TemporaryDirectory(prefix="docscan-emu-", dir=_scratch_parent(root, how)) as tmp:
+        tmp = Path(tmp)
+        models = []
+        for i, job in enumerate(jobs):
+            if how == "chroot":
+                dest = tmp / f"m{i}.tflite"
+                shutil.copyfile(job.path, dest)
+                guest = "/" + str(dest.relative_to(root))
+            else:
+                guest = str(Path(job.path).resolve())
+            models.append({"path": guest, "label": job.label, "runs": job.runs, "warmup": job.warmup})
+        spec = {"models": models, "threads": threads, "xnnpack": xnnpack, "seed": seed,
+                "return_outputs": return_outputs}
+        (tmp / "spec.json").write_text(json.dumps(spec))
+        shutil.copyfile(RUNNER, tmp / "device_runner.py")
+        if how == "chroot":
+            guest_tmp = "/" + str(tmp.relative_to(root))
+            argv = [shutil.which("chroot") or "/usr/sbin/chroot", str(root), "/usr/bin/python3", f"{guest_tmp}/device_runner.py",
+                    f"{guest_tmp}/spec.json"]
+            env = _clean_env()
+        else:
+            argv = [_qemu(isa), "-L", str(root), str(root / "usr/bin/python3"),
+                    str(tmp / "device_runner.py"), str(tmp / "spec.json")]
+            lib = root / "usr" / "lib" / isa.triplet
+            env = {**_clean_env(), "LD_LIBRARY_PATH": f"{lib / 'blas'}:{lib / 'lapack'}"}
+        return _run(argv, env, isa, progress, timeout)
+
+
+def _sweep(folder: Path, max_age_s: float = 6 * 3600) -> None:
+    # Scratch folders of runs that were killed; a live run's folder is never this old.
+    import time
+    for old in folder.glob("docscan-emu-*"):
+        try:
+            if time.time() - old.stat().st_mtime > max_age_s:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _scratch_parent(root: Path, how: str) -> Path | None:
+    if how == "chroot":
+        parent = root / "tmp"
+        parent.mkdir(exist_ok=True)
+        return parent
+    return None
+
+
+def _qemu(isa: Isa) -> str:
+    exe = shutil.which(isa.qemu)
+    if exe is None:
+        raise DocscanError(f"{isa.qemu}: not installed (apt package qemu-user-static)")
+    return exe
+
+
+def _clean_env() -> dict:
+    # Nothing of the host's Python set-up may leak into the guest interpreter.
+    return {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "HOME": "/tmp", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def _run(argv, env, isa: Isa, progress, timeout) -> dict:
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    except OSError as exc:
+        raise DocscanError(f"emu:{isa.name}: cannot start {argv[0]} ({exc.strerror})") from None
+    err_lines: list[str] = []
+    chunks: list[str] = []
+    # stdout (the result JSON, large with return_outputs) is drained by a thread while
+    # stderr carries progress, so neither pipe can fill up and stall the guest.
+    reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
+    reader.start()
+    try:
+        for line in proc.stderr:
+            if line.startswith("PROGRESS "):
+                parts = line.split(" ", 3)
+                if progress and len(parts) == 4:
+                    progress(int(parts[1]), int(parts[2]), parts[3].rstrip("\n"))
+            else:
+                err_lines.append(line.rstrip())
+        code = proc.wait(timeout=timeout)
+        reader.join()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    out = "".join(chunks)
+    begin, end = out.find(device_runner.BEGIN), out.find(device_runner.END)
+    if code != 0 or begin < 0 or end < 0:
+        tail = next((ln for ln in reversed(err_lines) if ln.strip()), f"exit status {code}")
+        raise DocscanError(f"emu:{isa.name}: the device runner failed: {tail[:300]}")
+    return json.loads(out[begin + len(device_runner.BEGIN):end])
+
+
+def describe(isa_name: str) -> str:
+    isa = get_isa(isa_name)
+    from docscan.bench.rootfs import rootfs_path
+    marker = read_marker(rootfs_path(isa)) or {}
+    return (f"qemu-user {isa.name} (Debian {marker.get('suite', '?')} {isa.debian_arch}, "
+            f"{mode()} mode) on {host_cpu()} - EMULATED")
+
+
+def host_cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or platform.machine()
