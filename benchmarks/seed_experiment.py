@@ -26,8 +26,7 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-MODELS = [  # (file stem, zoo name, fold BN before converting; "variables": the seed's case)
-    ("hed_mnv2_bnvars", "hed_mobilenet_v2", "variables"),
+MODELS = [  # (file stem, zoo name, fold BN before converting)
     ("hed_mnv2_bn", "hed_mobilenet_v2", False),
     ("hed_mnv2_bnfolded", "hed_mobilenet_v2", True),
     ("hed_vgg_bn", "hed_vgg_bn", False),
@@ -45,15 +44,6 @@ def randomise_bn(model, seed=0):
                                rng.uniform(-0.1, 0.1, n), rng.uniform(0.5, 1.5, n)])
 
 
-def convert_keeping_variables(model, size: int) -> bytes:
-    import tensorflow as tf
-
-    fn = tf.function(lambda x: model(x, training=False),
-                     input_signature=[tf.TensorSpec((1, size, size, 3), tf.float32)])
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], model)
-    return bytes(conv.convert())
-
-
 def build_models(folder: Path, size: int) -> list[Path]:
     import keras
 
@@ -68,14 +58,6 @@ def build_models(folder: Path, size: int) -> list[Path]:
     for stem, name, fold in MODELS:
         model = build(name, input_shape=(size, size, 3))
         randomise_bn(model)
-        if fold == "variables":
-            # The seed ran an unfrozen graph: weights stay variables, so nothing folds and
-            # every BN is evaluated at run time (MUL/ADD/SUB/RSQRT per layer).
-            path = folder / f"{stem}_fp32.tflite"
-            if not path.exists():
-                path.write_bytes(convert_keeping_variables(model, size))
-            out.append(path)
-            continue
         if fold:
             model, _ = fold_batchnorm(model)
         for variant in ("fp32", "int8"):
