@@ -2,7 +2,7 @@
 PYTHON ?= python3
 STAMP := .make/installed
 
-.PHONY: install system-deps demo test test-all clean
+.PHONY: install system-deps demo test test-all clean regress-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m pip install -q -e '.[test]'
@@ -19,6 +19,10 @@ demo: install
 
 test: install system-deps
 	$(PYTHON) -m pytest -q
+
+# Deterministic latency gate: the shipped model's instruction counts vs benchmarks/baselines/.
+regress-check: install system-deps
+	$(PYTHON) benchmarks/regress_baselines.py check --shipped
 
 test-all: install system-deps
 	$(PYTHON) -m pytest -q -m ''
