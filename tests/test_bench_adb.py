@@ -443,3 +443,39 @@ def test_choose_abi():
         choose_abi(abis_from_props({}), "s")
     with pytest.raises(DocscanError, match="unsupported ABI x86"):
         choose_abi(abis_from_props({"ro.product.cpu.abilist": "x86"}), "s")
+
+
+# ---------------------------------------------------------------- through the CLI
+
+def test_cli_phone_32_vs_64_side_by_side(phone, model, tmp_path):
+    from click.testing import CliRunner
+
+    from docscan.bench.schema import load_report
+    from docscan.cli import main
+
+    root = phone.add()
+    b32, b64 = phone.benchmark_binary("bm32"), phone.benchmark_binary("bm64")
+    # check_models wants a TFL3 flatbuffer header; the stand-in binary never reads the model.
+    model.write_bytes(b"\x1c\x00\x00\x00TFL3" + b"\x00" * 64)
+    out = tmp_path / "phone.json"
+    result = CliRunner().invoke(main, [
+        "bench", str(model), "-d", "adb:PHONE1/armeabi-v7a", "-d", "adb:PHONE1/arm64-v8a",
+        "--benchmark-binary", f"armeabi-v7a={b32}", "--benchmark-binary", f"arm64-v8a={b64}",
+        "--runs", "5", "-q", "-o", str(out), "--no-png"])
+    assert result.exit_code == 0, result.output
+    runs = load_report(out).runs
+    assert [(r.device, r.abi) for r in runs] == [("adb:PHONE1/armeabi-v7a", "armeabi-v7a"),
+                                                  ("adb:PHONE1/arm64-v8a", "arm64-v8a")]
+    assert [r.extra["binary"] for r in runs] == [str(b32), str(b64)]
+    assert leftovers(root) == []
+
+
+def test_cli_phone_unknown_abi_is_one_line_error(phone, model):
+    from click.testing import CliRunner
+
+    from docscan.cli import main
+
+    model.write_bytes(b"\x1c\x00\x00\x00TFL3" + b"\x00" * 64)
+    result = CliRunner().invoke(main, ["bench", str(model), "-d", "adb:PHONE1/x86", "-q"])
+    assert result.exit_code == 2
+    assert "unknown ABI 'x86'" in result.output and "Traceback" not in result.output

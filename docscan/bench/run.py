@@ -23,12 +23,18 @@ from docscan.bench.schema import BenchReport, ModelRun, OpTiming
 from docscan.errors import DocscanError
 
 
+# A 64-bit phone that also runs 32-bit code gives the seed's comparison on one device:
+# -d adb:SERIAL/armeabi-v7a -d adb:SERIAL/arm64-v8a
+PHONE_ABIS = ("armeabi-v7a", "arm64-v8a")
+
+
 @dataclass(frozen=True)
 class Device:
     spec: str        # as typed
     kind: str        # host | emulated | phone
     isa: str         # x86_64 / armv7 / aarch64 / "" (phone: known after connecting)
     serial: str = ""
+    abi: str = ""    # phone: forced Android ABI (adb:SERIAL/armeabi-v7a), else the primary one
 
 
 def parse_device(spec: str) -> Device:
@@ -40,10 +46,14 @@ def parse_device(spec: str) -> Device:
     if s.startswith("emu:"):
         return Device(f"emu:{get_isa(s[4:]).name}", "emulated", get_isa(s[4:]).name)
     if s.startswith("adb:"):
-        if not s[4:]:
+        serial, _, abi = s[4:].partition("/")
+        if not serial:
             raise DocscanError(f"{spec}: adb device needs a serial (adb:SERIAL; see `adb devices`)")
-        return Device(s, "phone", "", s[4:])
-    raise DocscanError(f"{spec}: unknown device (use host, emu:armv7, emu:aarch64 or adb:SERIAL)")
+        if abi and abi not in PHONE_ABIS:
+            raise DocscanError(f"{spec}: unknown ABI {abi!r} (use adb:SERIAL/armeabi-v7a or adb:SERIAL/arm64-v8a)")
+        return Device(s, "phone", "", serial, abi)
+    raise DocscanError(f"{spec}: unknown device (use host, emu:armv7, emu:aarch64, adb:SERIAL "
+                       "or adb:SERIAL/ABI)")
 
 
 def check_models(models) -> list[Path]:
@@ -63,8 +73,12 @@ def check_models(models) -> list[Path]:
 
 def run_bench(models, devices, runs: int = 10, warmup: int = 2, threads: int = 1, *, xnnpack: bool = True,
               per_op: bool = True, op_runs: int | None = None, seed: int = 0, progress: bool = True,
-              command: str = "") -> BenchReport:
-    """Benchmark every model on every device; per-op timings where ``per_op``."""
+              command: str = "", phone: dict | None = None) -> BenchReport:
+    """Benchmark every model on every device; per-op timings where ``per_op``.
+
+    ``phone``: keyword arguments for ``docscan.bench.adb.run_on_phone`` (``binaries``: a
+    config path or ABI -> path mapping; ``overrides``: ``ABI=PATH`` strings).
+    """
     if runs < 1 or warmup < 0 or threads < 1:
         raise DocscanError(f"--runs {runs} / --warmup {warmup} / --threads {threads}: runs and threads "
                            "must be >= 1, warm-up >= 0")
@@ -74,7 +88,8 @@ def run_bench(models, devices, runs: int = 10, warmup: int = 2, threads: int = 1
         raise DocscanError("the same --device is given twice")
     op_runs = op_runs or runs
     cuts = {}
-    if per_op:
+    # Phones profile per op themselves (benchmark_model --enable_op_profiling).
+    if per_op and any(d.kind != "phone" for d in devs):
         for p in paths:
             cuts[p] = perop.cut_ops(p.read_bytes(), str(p), seed)
     report_runs: list[ModelRun] = []
@@ -85,7 +100,7 @@ def run_bench(models, devices, runs: int = 10, warmup: int = 2, threads: int = 1
                 _ensure_device(d, ui)
         for d in devs:
             if d.kind == "phone":
-                report_runs += [_phone(p, d, runs, warmup, threads, xnnpack, ui) for p in paths]
+                report_runs += [_phone(p, d, runs, warmup, threads, xnnpack, ui, phone or {}) for p in paths]
                 continue
             for p in paths:
                 jobs = [Job(p, "__whole__", runs, warmup)]
@@ -118,14 +133,17 @@ def _ensure_device(d: Device, ui) -> None:
     ensure_rootfs(d.isa, progress=ui.building(d))
 
 
-def _phone(p: Path, d: Device, runs, warmup, threads, xnnpack, ui) -> ModelRun:
+def _phone(p: Path, d: Device, runs, warmup, threads, xnnpack, ui, phone: dict) -> ModelRun:
     try:
         from docscan.bench.adb import run_on_phone
     except ImportError:
         raise DocscanError(f"{d.spec}: phone support (docscan.bench.adb) is not in this build") from None
     ui.say(f"{d.spec}: {p.name}")
-    return run_on_phone(p, d.serial, threads=threads, runs=runs, warmup=warmup,
-                        use_xnnpack=None if xnnpack else False, progress=ui.say)
+    run = run_on_phone(p, d.serial, phone.get("binaries"), threads=threads, runs=runs, warmup=warmup,
+                       use_xnnpack=None if xnnpack else False, abi=d.abi or None,
+                       overrides=phone.get("overrides"), progress=ui.say)
+    run.device = d.spec     # keep the ABI suffix so 32- and 64-bit runs stay apart in tables
+    return run
 
 
 def _to_run(d: Device, p: Path, result: dict, cuts, runs, warmup, threads, xnnpack) -> ModelRun:

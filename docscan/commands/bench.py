@@ -27,14 +27,21 @@ from docscan.regress.cli import regress_options
               help="Turn a saved benchmark_model log into our table (repeatable).")
 @click.option("--compare", "compare", is_flag=True,
               help="The arguments are saved docscan bench JSON files: put them side by side.")
+@click.option("--benchmark-binary", "benchmark_binaries", multiple=True, metavar="ABI=PATH",
+              help="Phones: your benchmark_model build for armeabi-v7a or arm64-v8a (repeatable).")
+@click.option("--android-config", type=click.Path(dir_okay=False), default=None,
+              help="Phones: TOML/JSON naming android_arm / android_aarch64 binaries "
+                   "(default ~/.config/docscan/android.toml).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @regress_options   # --baseline FILE --check / --update-baseline [--deterministic]: docscan.regress
 def command(models, devices, runs, warmup, threads, xnnpack, per_op, op_runs, output, no_png, top,
-            parse_files, compare, quiet):
+            parse_files, compare, benchmark_binaries, android_config, quiet):
     """Benchmark MODEL.tflite files on host, emulated ARM (qemu) and phones, with per-op tables.
 
     \b
     docscan bench a.tflite b.tflite -d emu:armv7 -d emu:aarch64 -d host
+    docscan bench a.tflite -d adb:SERIAL/armeabi-v7a -d adb:SERIAL/arm64-v8a \\
+        --benchmark-binary armeabi-v7a=bm32 --benchmark-binary arm64-v8a=bm64
     docscan bench --compare phone.json emulated.json
     docscan bench --parse benchmark_model.log
     """
@@ -53,7 +60,8 @@ def command(models, devices, runs, warmup, threads, xnnpack, per_op, op_runs, ou
     else:
         from docscan.bench.run import run_bench
         report = run_bench(models, list(devices), runs=runs, warmup=warmup, threads=threads, xnnpack=xnnpack,
-                           per_op=per_op, op_runs=op_runs, progress=not quiet)
+                           per_op=per_op, op_runs=op_runs, progress=not quiet,
+                           phone={"binaries": android_config, "overrides": list(benchmark_binaries)})
     rep.print_report(report, top=top)
     for path in rep.save(report, output, png=not no_png):
         click.echo(f"wrote {path}")
