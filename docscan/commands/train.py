@@ -1,0 +1,54 @@
+"""`docscan train`: train an HED edge detector on the synthetic document stream."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from docscan.errors import DocscanError
+
+
+@click.command(help="Train an HED edge detector on synthetic documents (class-balanced BCE, "
+                    "deep supervision). Checkpoints, log JSON and curve PNG go to --out.")
+@click.option("--arch", default="hed_mobilenet_v2", show_default=True, help="zoo HED architecture")
+@click.option("--alpha", type=float, default=None, help="width multiplier (hed_mobilenet_v2)")
+@click.option("--width", type=float, default=None, help="width multiplier (hed_vgg*)")
+@click.option("--steps", type=int, default=2400, show_default=True, help="total optimiser steps")
+@click.option("--batch", type=int, default=16, show_default=True)
+@click.option("--input-size", type=int, default=160, show_default=True, help="square input side, divisible by 16")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="peak learning rate (cosine decay)")
+@click.option("--seed", type=int, default=1, show_default=True, help="synthetic data stream seed")
+@click.option("--ckpt-every", type=int, default=200, show_default=True,
+              help="steps between checkpoints (and real-photo edge F-score checks)")
+@click.option("--threads", type=int, default=0, help="CPU threads for TensorFlow (0: its default)")
+@click.option("--no-dev-eval", is_flag=True, help="skip the real dev-photo edge F-score at checkpoints")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="run directory")
+@click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
+def command(arch, alpha, width, steps, batch, input_size, lr, seed, ckpt_every, threads, no_dev_eval,
+            out_dir, resume):
+    from rich.console import Console
+
+    from docscan.train import TrainConfig, train
+
+    knobs = {}
+    if alpha is not None:
+        knobs["alpha"] = alpha
+    if width is not None:
+        knobs["width"] = width
+    for name, value in (("--steps", steps), ("--batch", batch), ("--input-size", input_size),
+                        ("--ckpt-every", ckpt_every)):
+        if value <= 0:
+            raise DocscanError(f"{name}: must be positive, got {value}")
+    if not lr > 0:
+        raise DocscanError(f"--lr: must be positive, got {lr}")
+    cfg = TrainConfig(arch=arch, knobs=knobs, input_size=input_size, steps=steps, batch=batch, lr=lr,
+                      seed=seed, ckpt_every=ckpt_every, threads=threads,
+                      dev_eval=not no_dev_eval)
+    console = Console()
+    result = train(cfg, Path(out_dir), resume=resume, console=console)
+    best = result.get("best_dev_f")
+    console.print(f"done: step {result['step']}, final loss {result['final_loss']:.4f}, "
+                  f"{result['elapsed_s'] / 60:.1f} min"
+                  + (f", best dev edge F {best:.3f}" if best is not None else "")
+                  + f"; model {Path(out_dir) / 'best.keras'}")

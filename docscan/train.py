@@ -1,0 +1,366 @@
+"""Train a zoo HED edge detector on the synthetic document stream.
+
+Loss: the HED paper's class-balanced sigmoid cross-entropy (Xie & Tu 2015, eq. 2) on the
+fused output plus deep supervision with equal weight on every side output. Per image,
+beta = |Y-| / |Y| (share of non-edge pixels); positives are weighted by beta, negatives
+by 1 - beta, so the rare boundary pixels are not drowned by the background.
+
+A run lives in one directory:
+
+* ``ckpt/model.weights.h5``, ``ckpt/optimizer.npz``, ``ckpt/state.json``: the latest
+  checkpoint (written atomically); ``resume=True`` continues from it, including the data
+  stream position, so a resumed run sees the same samples as an uninterrupted one.
+* ``model.keras``: the latest model; ``best.keras``: the best by real-photo edge F-score
+  when the dev photos are available (else the latest).
+* ``train_log.json`` and ``train_curve.png``: losses, learning rate, dev F-score, timings.
+
+Runs unchanged on a GPU; on CPU set ``threads`` to the cores you may use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from docscan.atomic import atomic_path, write_json
+from docscan.errors import DocscanError
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "hed_mobilenet_v2"
+    knobs: dict = field(default_factory=dict)
+    input_size: int = 256
+    steps: int = 1000
+    batch: int = 16
+    lr: float = 1e-3
+    lr_min: float = 2e-5
+    warmup: int = 100
+    seed: int = 1
+    ckpt_every: int = 200
+    log_every: int = 20
+    threads: int = 0                  # 0: leave TensorFlow's default
+    side_weight: float = 1.0
+    dev_eval: bool = True
+
+
+# ---------------------------------------------------------------------------------------
+# Loss
+
+def balanced_bce(labels, logits):
+    """Class-balanced sigmoid cross-entropy per image, averaged over pixels and batch."""
+    import tensorflow as tf
+
+    n = tf.cast(tf.reduce_prod(tf.shape(labels)[1:]), tf.float32)
+    pos = tf.reduce_sum(labels, axis=[1, 2, 3], keepdims=True)
+    beta = 1.0 - pos / n                               # share of negatives
+    beta = tf.clip_by_value(beta, 0.5, 1.0 - 1e-4)     # an edge-free image is plain BCE
+    per_pixel = tf.nn.weighted_cross_entropy_with_logits(labels=labels, logits=logits,
+                                                         pos_weight=beta / (1.0 - beta))
+    return tf.reduce_mean(per_pixel * (1.0 - beta)) * 2.0   # x2: plain BCE scale at beta = 0.5
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to ``lr_min`` at ``steps``."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * t))
+
+
+# ---------------------------------------------------------------------------------------
+# Cheap real-photo check: edge F-score against the labelled page outline
+
+def load_dev_set(shared_dir, size: int):
+    """(images float32 (N,size,size,3), label maps (N,size,size)) of the labelled dev photos."""
+    import cv2
+
+    root = Path(shared_dir) / "data" / "real-photos-dev"
+    labels_path = root / "labels.json"
+    if not labels_path.is_file():
+        return None
+    labels = json.loads(labels_path.read_text())
+    images, targets = [], []
+    for name, lab in sorted(labels.items()):
+        im = cv2.imread(str(root / name), cv2.IMREAD_COLOR)
+        if im is None:
+            continue
+        h, w = im.shape[:2]
+        im = cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA)[..., ::-1]
+        c = np.asarray(lab["corners"], np.float32) * np.array([size / w, size / h], np.float32)
+        t = np.zeros((size, size), np.uint8)
+        cv2.polylines(t, [np.round(c * 16).astype(np.int32)], True, 1, 1, cv2.LINE_8, 4)
+        images.append(im.astype(np.float32) / 255)
+        targets.append(t)
+    if not images:
+        return None
+    return np.stack(images), np.stack(targets)
+
+
+def edge_fscore(prob: np.ndarray, target: np.ndarray, threshold: float = 0.5, tol: float = 2.0) -> dict:
+    """Precision/recall/F of predicted edge pixels against the outline, matched within ``tol`` px.
+
+    Text and background edges count against precision; a missed page side against recall.
+    The label is only the labelled page, so a second sheet's boundary counts as a false edge.
+    """
+    import cv2
+
+    ps, rs = [], []
+    for p, t in zip(prob, target):
+        pred = p > threshold
+        dist_to_t = cv2.distanceTransform((1 - t).astype(np.uint8), cv2.DIST_L2, 3)
+        dist_to_p = cv2.distanceTransform((~pred).astype(np.uint8), cv2.DIST_L2, 3)
+        ps.append(float((dist_to_t[pred] <= tol).mean()) if pred.any() else 0.0)
+        rs.append(float((dist_to_p[t > 0] <= tol).mean()) if t.any() else 0.0)
+    p, r = float(np.mean(ps)), float(np.mean(rs))
+    return {"precision": p, "recall": r, "f": 2 * p * r / (p + r) if p + r > 0 else 0.0}
+
+
+def predict_edges(model, images: np.ndarray, batch: int = 8) -> np.ndarray:
+    """Sigmoid of the fused output, (N, H, W)."""
+    out = []
+    for i in range(0, len(images), batch):
+        fused = model(images[i:i + batch], training=False)[0]
+        out.append(1 / (1 + np.exp(-np.asarray(fused)[..., 0])))
+    return np.concatenate(out)
+
+
+# ---------------------------------------------------------------------------------------
+# Checkpoints
+
+def _save_checkpoint(model, optimizer, state: dict, ckpt: Path) -> None:
+    ckpt.mkdir(parents=True, exist_ok=True)
+    with atomic_path(ckpt / "model.weights.h5") as tmp:
+        model.save_weights(str(tmp.with_suffix(".weights.h5")))
+        tmp.with_suffix(".weights.h5").replace(tmp)
+    with atomic_path(ckpt / "optimizer.npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, *[np.asarray(v) for v in optimizer.variables])
+    write_json(ckpt / "state.json", state)
+
+
+def _load_checkpoint(model, optimizer, ckpt: Path) -> dict:
+    try:
+        state = json.loads((ckpt / "state.json").read_text())
+        model.load_weights(str(ckpt / "model.weights.h5"))
+        optimizer.build(model.trainable_variables)
+        with np.load(ckpt / "optimizer.npz") as data:
+            values = [data[f"arr_{i}"] for i in range(len(data.files))]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DocscanError(f"{ckpt}: cannot resume from checkpoint ({exc})") from None
+    if len(values) != len(optimizer.variables):
+        raise DocscanError(f"{ckpt}: checkpoint does not match this model/optimizer")
+    for var, val in zip(optimizer.variables, values):
+        var.assign(val)
+    return state
+
+
+def _save_model(model, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        keras_tmp = tmp.with_name(tmp.name + ".keras")
+        model.save(str(keras_tmp))
+        keras_tmp.replace(tmp)
+
+
+def plot_curve(history: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    steps = [h["step"] for h in history if "loss" in h]
+    if steps:
+        ax.plot(steps, [h["loss"] for h in history if "loss" in h], label="total loss (fused + sides)", lw=1)
+        ax.plot(steps, [h["fused_loss"] for h in history if "loss" in h], label="fused loss", lw=1)
+    ax.set_xlabel("step")
+    ax.set_ylabel("class-balanced BCE")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    dev = [h for h in history if "dev_f" in h]
+    if dev:
+        ax2 = ax.twinx()
+        ax2.plot([h["step"] for h in dev], [h["dev_f"] for h in dev], "o-", color="tab:green",
+                 label="edge F-score, real dev photos")
+        ax2.set_ylabel("edge F-score (real photos)")
+        ax2.set_ylim(0, 1)
+        ax2.legend(loc="upper right")
+    if steps:
+        ax.legend(loc="upper left")
+    ax.set_title(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------
+# The loop
+
+def train(cfg: TrainConfig, out_dir, resume: bool = False, shared_dir=None, console=None) -> dict:
+    """Train (or continue) a run in ``out_dir``; returns the final log dict."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    from docscan import zoo
+    from docscan.synth import default_shared_dir, make_dataset
+
+    out = Path(out_dir)
+    ckpt = out / "ckpt"
+    if cfg.input_size % 16:
+        raise DocscanError(f"train: input size {cfg.input_size} must be divisible by 16")
+    if cfg.steps <= 0 or cfg.batch <= 0:
+        raise DocscanError("train: steps and batch must be positive")
+    if resume and not (ckpt / "state.json").is_file():
+        raise DocscanError(f"{ckpt}: no checkpoint to resume from")
+    if not resume and (ckpt / "state.json").is_file():
+        raise DocscanError(f"{out}: already holds a run; pass --resume or choose another --out")
+    if cfg.threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(max(1, cfg.threads // 2))
+        except RuntimeError:
+            pass   # already initialised in this process (tests); keep what is there
+    shared_dir = Path(shared_dir) if shared_dir else default_shared_dir()
+    size = cfg.input_size
+
+    model = zoo.build(cfg.arch, input_shape=(size, size, 3), **cfg.knobs)
+    if len(model.outputs) != 6:
+        raise DocscanError(f"train: {cfg.arch} is not an HED network (needs fused + 5 side outputs)")
+    import keras
+
+    optimizer = keras.optimizers.Adam(learning_rate=cfg.lr)
+    history: list[dict] = []
+    step, best_f, elapsed = 0, -1.0, 0.0
+    if resume:
+        state = _load_checkpoint(model, optimizer, ckpt)
+        saved = state.get("config", {})
+        for key in ("arch", "input_size", "seed", "knobs"):
+            if saved.get(key) != asdict(cfg)[key]:
+                raise DocscanError(f"{ckpt}: checkpoint has {key}={saved.get(key)!r}, "
+                                   f"asked for {asdict(cfg)[key]!r}")
+        step, best_f = int(state["step"]), float(state.get("best_f", -1.0))
+        history, elapsed = state.get("history", []), float(state.get("elapsed_s", 0.0))
+
+    dev = load_dev_set(shared_dir, size) if cfg.dev_eval else None
+    ds = make_dataset(cfg.seed, cfg.batch, (size, size), shared_dir, start=step * cfg.batch)
+
+    @tf.function(reduce_retracing=True)
+    def train_step(x, y, lr):
+        optimizer.learning_rate.assign(lr)
+        with tf.GradientTape() as tape:
+            outputs = model(x, training=True)
+            losses = [balanced_bce(y, o) for o in outputs]
+            total = losses[0] + cfg.side_weight * tf.add_n(losses[1:])
+        grads = tape.gradient(total, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return total, losses[0]
+
+    def log(msg):
+        if console is not None:
+            console.print(msg)
+        else:
+            print(msg, flush=True)
+
+    def evaluate_dev():
+        if dev is None:
+            return None
+        return edge_fscore(predict_edges(model, dev[0]), dev[1])
+
+    def checkpoint(final=False):
+        nonlocal best_f
+        entry = {"step": step}
+        scores = evaluate_dev()
+        is_best = scores is None
+        if scores is not None:
+            entry.update({"dev_f": scores["f"], "dev_precision": scores["precision"],
+                          "dev_recall": scores["recall"]})
+            is_best = scores["f"] > best_f
+            best_f = max(best_f, scores["f"])
+            log(f"step {step}: dev edge F {scores['f']:.3f} (P {scores['precision']:.3f} "
+                f"R {scores['recall']:.3f}){'  best' if is_best else ''}")
+        history.append(entry)
+        _save_model(model, out / "model.keras")
+        if is_best:
+            _save_model(model, out / "best.keras")
+        state = {"step": step, "best_f": best_f, "elapsed_s": elapsed, "config": asdict(cfg),
+                 "history": history}
+        _save_checkpoint(model, optimizer, state, ckpt)
+        write_log(final)
+
+    def write_log(final=False):
+        losses = [h for h in history if "loss" in h]
+        last = losses[-50:]
+        summary = {
+            "config": asdict(cfg), "params": int(model.count_params()), "step": step,
+            "elapsed_s": round(elapsed, 1), "final": final,
+            "final_loss": float(np.mean([h["loss"] for h in last])) if last else None,
+            "final_fused_loss": float(np.mean([h["fused_loss"] for h in last])) if last else None,
+            "best_dev_f": best_f if best_f >= 0 else None,
+            "machine": _machine(), "history": history,
+        }
+        write_json(out / "train_log.json", summary)
+        plot_curve(history, out / "train_curve.png",
+                   f"{cfg.arch} {cfg.knobs or ''} {size}x{size}, batch {cfg.batch}")
+        return summary
+
+    out.mkdir(parents=True, exist_ok=True)
+    log(f"training {cfg.arch} {cfg.knobs} at {size}x{size}: {model.count_params()} params, "
+        f"steps {step}..{cfg.steps}, batch {cfg.batch}, out {out}")
+    if step >= cfg.steps:
+        return write_log(final=True)
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    interactive = console is not None and console.is_terminal
+    progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                        TimeRemainingColumn(), console=console, disable=not interactive)
+    window, t_last = [], time.perf_counter()
+    with progress:
+        task = progress.add_task("train", total=cfg.steps, completed=step, info="")
+        for x, y in ds:
+            if step >= cfg.steps:
+                break
+            lr = lr_at(cfg, step)
+            total, fused = train_step(x, y, tf.constant(lr, tf.float32))
+            total, fused = float(total), float(fused)
+            if not math.isfinite(total):
+                raise DocscanError(f"train: loss became {total} at step {step}; lower --lr")
+            step += 1
+            now = time.perf_counter()
+            elapsed += now - t_last
+            t_last = now
+            window.append((total, fused))
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                tl, fl = (float(v) for v in np.mean(window, axis=0))
+                window.clear()
+                history.append({"step": step, "loss": tl, "fused_loss": fl, "lr": lr,
+                                "elapsed_s": round(elapsed, 1)})
+                info = f"loss {tl:.4f} fused {fl:.4f} lr {lr:.2e}"
+                progress.update(task, completed=step, info=info)
+                if not interactive:
+                    log(f"step {step}/{cfg.steps} {info} {elapsed / step if step else 0:.2f}s/step "
+                        f"elapsed {elapsed / 60:.1f} min")
+            else:
+                progress.update(task, completed=step)
+            if step % cfg.ckpt_every == 0 and step < cfg.steps:
+                checkpoint()
+                t_last = time.perf_counter()   # checkpoint/eval time is not training time
+    checkpoint(final=True)
+    if dev is None or not (out / "best.keras").exists():
+        _save_model(model, out / "best.keras")
+    return json.loads((out / "train_log.json").read_text())
+
+
+def _machine() -> str:
+    import os
+    import platform
+
+    return f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus".strip()

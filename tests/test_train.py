@@ -1,0 +1,90 @@
+"""HED training: the balanced loss, a short real run, checkpoints, resume, curve, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from docscan.cli import main
+from docscan.errors import DocscanError
+from docscan.train import TrainConfig, balanced_bce, edge_fscore, lr_at, train
+
+
+def test_balanced_bce_matches_the_hed_formula():
+    rng = np.random.default_rng(0)
+    y = (rng.random((2, 8, 8, 1)) < 0.1).astype(np.float32)
+    z = rng.normal(0, 2, (2, 8, 8, 1)).astype(np.float32)
+    p = 1 / (1 + np.exp(-z))
+    expected = []
+    for yi, pi in zip(y, p):
+        beta = 1 - yi.mean()
+        expected.append(np.mean(-beta * yi * np.log(pi) - (1 - beta) * (1 - yi) * np.log(1 - pi)) * 2)
+    assert float(balanced_bce(y, z)) == pytest.approx(np.mean(expected), rel=1e-4)
+    # No edge at all: finite, plain BCE
+    assert np.isfinite(float(balanced_bce(np.zeros_like(y), z)))
+    # A perfect, confident prediction costs (almost) nothing; the inverse costs a lot.
+    assert float(balanced_bce(y, (2 * y - 1) * 20)) < 1e-3 < float(balanced_bce(y, (1 - 2 * y) * 20))
+
+
+def test_lr_schedule_warms_up_then_decays():
+    cfg = TrainConfig(steps=100, warmup=10, lr=1e-3, lr_min=1e-5)
+    assert lr_at(cfg, 0) < lr_at(cfg, 9) == pytest.approx(1e-3)
+    assert lr_at(cfg, 50) < 1e-3 and lr_at(cfg, 100) == pytest.approx(1e-5)
+
+
+def test_edge_fscore():
+    t = np.zeros((1, 32, 32), np.uint8)
+    t[0, 10, 5:25] = 1
+    assert edge_fscore(t.astype(np.float32), t)["f"] == pytest.approx(1.0)
+    assert edge_fscore(np.zeros((1, 32, 32), np.float32), t)["f"] == 0.0
+    noisy = t.astype(np.float32).copy()
+    noisy[0, 25, :] = 1    # a false edge halves precision
+    s = edge_fscore(noisy, t)
+    assert s["recall"] == pytest.approx(1.0) and s["precision"] < 0.6
+
+
+def test_train_checkpoint_resume_and_curve(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "--input-size", "64", "--steps", "6", "--batch", "2",
+                                       "--ckpt-every", "3", "--threads", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["step"] == 6 and np.isfinite(log["final_loss"])
+    losses = [h["loss"] for h in log["history"] if "loss" in h]
+    assert losses and all(np.isfinite(losses))
+    for name in ("model.keras", "best.keras", "train_curve.png", "ckpt/model.weights.h5",
+                 "ckpt/optimizer.npz", "ckpt/state.json"):
+        assert (out / name).is_file(), name
+    assert (out / "train_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # Without --resume an existing run is never overwritten.
+    again = CliRunner().invoke(main, ["train", "--input-size", "64", "--steps", "6", "--out", str(out)])
+    assert again.exit_code == 2 and "--resume" in again.output
+
+    import keras
+
+    before = keras.models.load_model(out / "model.keras").get_weights()
+    cfg = TrainConfig(input_size=64, steps=8, batch=2, ckpt_every=3, log_every=1, threads=2, dev_eval=False)
+    resumed = train(cfg, out, resume=True)
+    assert resumed["step"] == 8
+    steps = [h["step"] for h in resumed["history"] if "loss" in h]
+    assert steps[-2:] == [7, 8] and 6 in steps          # history kept, continued at step 7
+    after = keras.models.load_model(out / "model.keras").get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))
+
+    with pytest.raises(DocscanError, match="input_size"):
+        train(TrainConfig(input_size=96, steps=9, batch=2, dev_eval=False), out, resume=True)
+
+
+def test_train_bad_options(tmp_path):
+    r = CliRunner().invoke(main, ["train", "--input-size", "70", "--steps", "1", "--out", str(tmp_path / "a")])
+    assert r.exit_code == 2 and "divisible by 16" in r.output
+    r = CliRunner().invoke(main, ["train", "--steps", "0", "--out", str(tmp_path / "b")])
+    assert r.exit_code == 2 and "--steps" in r.output
+    r = CliRunner().invoke(main, ["train", "--resume", "--steps", "1", "--out", str(tmp_path / "c")])
+    assert r.exit_code == 2 and "no checkpoint" in r.output
+    r = CliRunner().invoke(main, ["train", "--arch", "nope", "--steps", "1", "--out", str(tmp_path / "d")])
+    assert r.exit_code == 2 and "unknown architecture" in r.output
