@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
+from docscan.machine import host_cpu  # noqa: E402
 from docscan.atomic import atomic_path, write_json  # noqa: E402
 from docscan.convert import inventory, tflite_convert as tc  # noqa: E402
 from docscan.convert.bn_fold import fold_batchnorm  # noqa: E402
@@ -92,14 +93,6 @@ def time_interleaved(models: dict, size, rounds: int, warmup: int = 5):
     return times
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def plot(result, path):
@@ -146,7 +139,7 @@ def main(argv=None):
               "notes": ["unfolded and folded have identical op lists in this converter (it folds frozen BN "
                         "itself); their latency ratio shows the measurement noise",
                         "host timings on a shared 2-core machine, not ARM"],
-              "machine": {"cpu": cpu_name(), "arch": platform.machine(), "cores": os.cpu_count(),
+              "machine": {"cpu": host_cpu(), "arch": platform.machine(), "cores": os.cpu_count(),
                           "runtime": f"ai-edge-litert {md.version('ai-edge-litert')}",
                           "tensorflow": md.version("tensorflow-cpu") if _has("tensorflow-cpu") else "?"},
               "networks": {}}

@@ -33,20 +33,13 @@ sys.path.insert(0, str(REPO))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from docscan.machine import host_cpu  # noqa: E402
 from docscan.atomic import write_bytes, write_json  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 CACHE = Path.home() / ".cache" / "docscan" / "detect_speed"
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def to_tflite(model, path: Path, int8_frames=None) -> Path:
@@ -167,7 +160,7 @@ def main(argv=None):
     med = {k: {s: float(np.median(v)) for s, v in d.items()} for k, d in samples.items()}
     a, b = "shipped_int8+quad", "seed_hed_mnv2_fp32+quad"
     report = {
-        "machine": f"{cpu_name()} ({platform.machine()}), host, not emulated",
+        "machine": f"{host_cpu()} ({platform.machine()}), host, not emulated",
         "runtime": "ai_edge_litert Interpreter, num_threads=1; OpenCV and BLAS 1 thread",
         "frame": "256x256 RGB (synthetic, seed 9002)",
         "frames": args.frames, "rounds": args.rounds, "interleaved": True,

@@ -26,6 +26,7 @@ from pathlib import Path
 from docscan.bench import device_runner
 from docscan.bench.rootfs import Isa, ensure_binfmt, ensure_rootfs, get_isa, read_marker
 from docscan.errors import DocscanError
+from docscan.machine import host_cpu
 
 RUNNER = Path(device_runner.__file__)
 
@@ -158,14 +159,3 @@ def describe(isa_name: str) -> str:
     marker = read_marker(rootfs_path(isa)) or {}
     return (f"qemu-user {isa.name} (Debian {marker.get('suite', '?')} {isa.debian_arch}, "
             f"{mode()} mode) on {host_cpu()} - EMULATED")
-
-
-def host_cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or platform.machine()

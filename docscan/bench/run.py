@@ -113,7 +113,7 @@ def run_bench(models, devices, runs: int = 10, warmup: int = 2, threads: int = 1
 
 
 def host_description() -> str:
-    from docscan.bench.emulated import host_cpu
+    from docscan.machine import host_cpu
     return f"{platform.node()}: {host_cpu()}, {platform.machine()}, Python {platform.python_version()}"
 
 

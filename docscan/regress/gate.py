@@ -210,7 +210,7 @@ def measure_instructions(model, device: str = "host", *, threads: int = 1, xnnpa
 
     c = count(model, device, threads=threads, xnnpack=xnnpack, use_cache=use_cache)
     emulated = device.startswith("emu:")
-    from docscan.bench.emulated import host_cpu
+    from docscan.machine import host_cpu
     setup = bl.Setup(device=c.device, mode="instructions", runtime=c.runtime, threads=threads,
                      variant="xnnpack" if xnnpack else "builtin", isa=device[4:] if emulated else "x86_64",
                      emulated=emulated, machine=host_cpu(), tool=c.tool)
