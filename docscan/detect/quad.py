@@ -11,7 +11,9 @@ Steps (all in edge-map pixels):
    corner hidden under a finger or outside the frame still comes out;
 4. candidates must have supported sides, be convex, not too small, with sane interior
    angles; they are scored by edge support along each side (O(1) lookups in per-line
-   cumulative sums) minus in-frame side length the edge map does not support; the front
+   cumulative sums) minus in-frame side length the edge map does not support, times the
+   supported share of the outline squared (a page is edged all the way round; a quad
+   pieced together from planks, tiles or shadows has gaps); the front
    runners lose the support of the strongest line running right across their inside
    (two pages of a booklet, a page plus the picture behind it are two things, not one);
 5. each side of the winner is refitted to the edge mass around it (sub-pixel).
@@ -50,9 +52,9 @@ class QuadParams:
     rerank: int = 16                # candidates reranked with the interior penalty
     interior_cover: float = 0.8     # ... counting lines supported over this share of the crossing
     support_lo: float = 0.1         # edge probability giving 0 support ...
-    support_hi: float = 0.45        # ... and full support (linear in between)
-    max_lines: int = 10             # real lines kept for candidate enumeration
-    max_per_direction: int = 5      # ... of which at most this many within 15 degrees
+    support_hi: float = 0.75        # ... and full support (linear in between)
+    max_lines: int = 14             # real lines kept for candidate enumeration
+    max_per_direction: int = 6      # ... of which at most this many within 15 degrees
     border_support: float = 0.3     # support credited along a frame border used as a side
     unsupported_penalty: float = 1.0
     min_area: float = 0.04          # fraction of the frame
@@ -60,6 +62,10 @@ class QuadParams:
     max_outside: float = 0.35       # corners may lie this fraction of the frame outside it
     min_side_cover: float = 0.2     # each real side: supported share of its in-frame part
     min_confidence: float = 0.35
+    hough_votes: float = 0.04       # HoughLinesP threshold, min segment length and gap,
+    min_segment: float = 0.06       # ... as fractions of the map's short side
+    max_gap: float = 0.03
+    ratio_power: float = 2.0        # score *= (supported share of the in-frame outline) ** this
 
 
 DEFAULT_PARAMS = QuadParams()
@@ -294,6 +300,11 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
     supported = np.stack([sup3[t] for t in tri], axis=1)
     in_frame = np.stack([inf3[t] for t in tri], axis=1)
     score = supported.sum(1) - params.unsupported_penalty * (in_frame - supported).sum(1)
+    if params.ratio_power > 0:
+        # Summed support favours big quads pieced together from background lines (planks,
+        # tiles, shadows) with gaps; a page is supported almost all the way round.
+        share = supported.sum(1) / np.maximum(in_frame.sum(1), 1.0)
+        score = np.where(score > 0, score * share ** params.ratio_power, score)
     # Geometry only for the best-scored few hundred: the winner is almost always among them.
     order = np.argsort(-score)
     for chunk in (order[:256], order[256:]):
@@ -493,8 +504,9 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
     sigma = params.smooth * s / 256.0
     smooth = cv2.GaussianBlur(p, (0, 0), sigma) if sigma > 0.3 else p
     ridges = _ridges(smooth, params.ridge_threshold)
-    segs = cv2.HoughLinesP(ridges, 1, np.pi / 180, threshold=max(8, int(0.04 * s)),
-                           minLineLength=max(6, int(0.06 * s)), maxLineGap=max(3, int(0.03 * s)))
+    segs = cv2.HoughLinesP(ridges, 1, np.pi / 180, threshold=max(8, int(params.hough_votes * s)),
+                           minLineLength=max(6, int(params.min_segment * s)),
+                           maxLineGap=max(3, int(params.max_gap * s)))
     lines = _segments_to_lines(segs, diag, params.max_lines, params.max_per_direction)
     if len(lines) < 2:
         return QuadResult(None, 0.0, NO_DOCUMENT)
