@@ -36,7 +36,13 @@ def heldout_synth(n: int) -> Path:
     """The held-out synthetic set, generated once (it takes minutes) and cached."""
     from docscan.synth import write_set
 
-    d = Path.home() / ".cache" / "docscan" / f"synth-heldout-seed{SYNTH_SEED}-n{n}"
+    import hashlib
+
+    import docscan.synth
+
+    # Keyed by the generator's source too: a changed generator must not reuse a stale set.
+    gen = hashlib.sha256(Path(docscan.synth.__file__).read_bytes()).hexdigest()[:10]
+    d = Path.home() / ".cache" / "docscan" / f"synth-heldout-seed{SYNTH_SEED}-n{n}-{gen}"
     if (d / "labels.json").is_file():
         return d
     tmp = d.with_name(f"{d.name}.partial-{os.getpid()}")
