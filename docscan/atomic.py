@@ -26,9 +26,14 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise DocscanError(f"{directory}: cannot create output directory ({exc.strerror})") from None
+    if not directory.is_dir():
+        raise DocscanError(f"{directory}: exists and is not a directory")
     if not os.access(directory, os.W_OK):
         raise DocscanError(f"{directory}: output directory is not writable")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise DocscanError(f"{directory}: cannot write there ({exc.strerror})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:

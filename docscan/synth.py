@@ -732,7 +732,10 @@ def write_set(directory, n: int, seed: int, size=(512, 384), shared_dir=None, pr
         raise DocscanError(f"synth: number of samples must be positive, got {n}")
     if directory.exists() and not directory.is_dir():
         raise DocscanError(f"{directory}: exists and is not a directory")
-    (directory / "edges").mkdir(parents=True, exist_ok=True)
+    try:
+        (directory / "edges").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DocscanError(f"{directory}: cannot create output directory ({exc.strerror})") from None
     labels = {}
     for i in range(n):
         s = make_sample(seed, i, size, shared_dir)

@@ -301,7 +301,6 @@ def test_cli_parse(fx, tmp_path):
 
     from docscan.cli import main
 
-    pytest.importorskip("docscan.commands.bench")
     out = tmp_path / "parsed.json"
     res = CliRunner().invoke(main, ["bench", "--parse", str(fx / "tflite-1.14-android-arm-op-profiling.txt"),
                                     "-o", str(out), "--no-png"])

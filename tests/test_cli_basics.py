@@ -70,3 +70,11 @@ def test_atomic_write_gives_ordinary_file_mode(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
+def test_atomic_write_where_the_directory_is_a_file(tmp_path):
+    blocker = tmp_path / "out"
+    blocker.write_text("a file, not a directory")
+    with pytest.raises(DocscanError, match="exists and is not a directory"):
+        atomic.write_text(blocker / "x.txt", "x")
+    assert blocker.read_text() == "a file, not a directory"

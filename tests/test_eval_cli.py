@@ -99,6 +99,8 @@ def test_eval_labels_naming_missing_images(model, dataset, tmp_path):
     ("{not json", "not valid JSON"),
     (json.dumps({"p1.png": {"corners": [[1, 2], [3, 4]]}}), "entry 'p1.png' needs"),
     (json.dumps([]), "expected a non-empty object"),
+    (json.dumps({"p1.png": {"width": "wide", "height": 480, "corners": [[1, 2], [3, 4], [5, 6], [7, 8]]}}),
+     "entry 'p1.png' needs integer width and height"),
 ])
 def test_eval_bad_labels(model, dataset, tmp_path, content, msg):
     d, labels = dataset

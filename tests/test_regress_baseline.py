@@ -158,3 +158,11 @@ def test_walltime_gate_runs_end_to_end(tmp_path, demo_models):
     path.write_text(json.dumps(data))
     with pytest.raises(DocscanError, match="another yardstick"):
         check(demo_models["base"], path, "host", rounds=3, runs=2, warmup=1)
+
+
+def test_update_never_overwrites_a_file_that_is_not_a_baseline(tmp_path, demo_models):
+    model_copy = tmp_path / "model.tflite"
+    model_copy.write_bytes(demo_models["base"].read_bytes())
+    with pytest.raises(DocscanError, match="is not a docscan baseline; refusing to overwrite"):
+        bl.update(model_copy, bl.ModelId.of(demo_models["base"]), _entry("host"))
+    assert model_copy.read_bytes() == demo_models["base"].read_bytes()

@@ -117,3 +117,11 @@ def test_synth_cli(tmp_path):
     assert bad.exit_code == 2 and "--size" in bad.output
     bad = CliRunner().invoke(main, ["synth", str(tmp_path / "x"), "-n", "0"])
     assert bad.exit_code == 2 and "-n" in bad.output
+
+
+def test_write_set_into_impossible_directory_is_one_line_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = CliRunner().invoke(main, ["synth", str(blocker / "sub"), "-n", "1"])
+    assert result.exit_code == 2 and "cannot create output directory" in result.output
+    assert "Traceback" not in result.output

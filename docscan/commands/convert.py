@@ -42,7 +42,7 @@ class _SizeArgs(click.Command):
 @click.option("--rewrite-transpose-conv", is_flag=True,
               help="Replace TRANSPOSE_CONV by an exact CONV_2D + DEPTH_TO_SPACE.")
 @click.option("--target-runtime", default=None, help="Fail unless a TFLite runtime of this version (e.g. 2.4) can run every op.")
-@click.option("--parity-samples", type=int, default=4, show_default=True,
+@click.option("--parity-samples", type=click.IntRange(min=0), default=4, show_default=True,
               help="Random and real images each for the parity report (0: skip parity).")
 @click.option("-o", "--outdir", default=".", show_default=True, help="Output directory.")
 def command(model, weights, variant, io_dtype, calib_dir, calib_samples, input_size, no_fold_bn,

@@ -54,6 +54,8 @@ def command(images, model_path, outdir, threads, no_refine):
         write_bytes(outdir / f"{stem}.overlay.png", encode_png(draw_overlay(image, det.edge_map, det.corners)))
         if det.scan is not None:
             write_bytes(outdir / f"{stem}.scan.png", encode_png(det.scan))
+        else:   # an earlier run's scan must not sit beside a record that says "not found"
+            (outdir / f"{stem}.scan.png").unlink(missing_ok=True)
         corners = "-" if det.corners is None else " ".join(f"{x:.0f},{y:.0f}" for x, y in det.corners)
         t = det.timings
         table.add_row(path.name, "yes" if det.found else f"[yellow]{det.reason}[/yellow]", f"{det.confidence:.2f}",

@@ -88,7 +88,11 @@ def match_labels(images_dir: str | os.PathLike, labels_path: str | os.PathLike) 
         raise DocscanError(f"{labels_path}: {len(missing)} labelled image(s) not in {images_dir}: {shown}")
     items = []
     for name, entry in labels.items():
-        size = (int(entry["width"]), int(entry["height"])) if "width" in entry and "height" in entry else None
+        try:
+            size = (int(entry["width"]), int(entry["height"])) if "width" in entry and "height" in entry else None
+        except (TypeError, ValueError):
+            raise DocscanError(f"{labels_path}: entry '{name}' needs integer width and height, "
+                               f"got {entry['width']!r} x {entry['height']!r}") from None
         items.append(Labelled(name, by_name[name], np.asarray(entry["corners"], np.float64), size))
     unlabelled = [p.name for p in images if p.name not in labels]
     return items, unlabelled

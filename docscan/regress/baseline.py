@@ -205,6 +205,15 @@ def check_setup(entry: Entry, setup: Setup, source: str = "baseline") -> list[st
     return notes
 
 
+def _looks_like_baseline(path: Path) -> bool:
+    """A file we may replace: one that says it is a docscan baseline (of any schema version)."""
+    try:
+        head = path.read_bytes()[:4096].decode("utf-8", "replace")
+    except OSError:
+        return False
+    return '"docscan.baseline/' in head
+
+
 def update(path: str | Path, model: ModelId, entry: Entry, source: dict | None = None) -> tuple[Baseline, list[str]]:
     """Write ``entry`` into the baseline at ``path`` atomically; keep other devices' entries
     when they belong to the same model. Returns the baseline and notes on what was dropped."""
@@ -214,6 +223,9 @@ def update(path: str | Path, model: ModelId, entry: Entry, source: dict | None =
     notes: list[str] = []
     base = Baseline(model, source=dict(source or {}))
     if path.exists():
+        if not _looks_like_baseline(path):
+            raise DocscanError(f"{path}: exists and is not a docscan baseline; refusing to overwrite it "
+                               "(remove it or choose another --baseline path)")
         try:
             old = load(path)
         except DocscanError as exc:
