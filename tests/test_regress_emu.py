@@ -22,7 +22,8 @@ def _need(isa_name: str):
     if shutil.which("gcc") is None or shutil.which("pkg-config") is None:
         pytest.skip("gcc / pkg-config needed to build qemu's insn plugin (make system-deps)")
     if not is_complete(rootfs_path(isa)):
-        pytest.skip(f"no emulated {isa.name} rootfs yet (docscan bench -d emu:{isa.name} builds it)")
+        from docscan.bench.rootfs import ensure_rootfs
+        ensure_rootfs(isa.name)      # as test_bench_emu does: built once, cached
 
 
 @pytest.mark.parametrize("isa", ["aarch64", "armv7"])
