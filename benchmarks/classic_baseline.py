@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from docscan.atomic import write_bytes, write_json  # noqa: E402
 from docscan.detect.evaluate import evaluate, match_labels, summarize  # noqa: E402
-from docscan.detect.pipeline import shared_dir  # noqa: E402
+from docscan.paths import shared_dir  # noqa: E402
 
 SYNTH_SEED = 9001
 RESULTS = REPO / "benchmarks" / "results"

@@ -27,8 +27,6 @@ Conventions (shared with ``docscan detect`` / ``docscan eval``):
 from __future__ import annotations
 
 import functools
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -37,6 +35,7 @@ import cv2
 import numpy as np
 
 from docscan.errors import DocscanError
+from docscan.paths import shared_dir as shared_dir_default
 
 SEED_SAMPLES = Path("data") / "author-hed-samples" / "sample_images"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -51,13 +50,6 @@ class Sample:
     image: np.ndarray     # uint8 (H, W, 3) RGB
     edges: np.ndarray     # float32 (H, W) in [0, 1]
     corners: np.ndarray   # float32 (4, 2) x, y
-
-
-def default_shared_dir() -> Path:
-    env = os.environ.get("DOCSCAN_SHARED")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / ".." / "shared"
 
 
 # ---------------------------------------------------------------------------------------
@@ -83,12 +75,12 @@ def _load_folder(folder: str, max_side: int) -> tuple[np.ndarray, ...]:
 
 
 def real_backgrounds(shared_dir=None):
-    root = Path(shared_dir) if shared_dir else default_shared_dir()
+    root = Path(shared_dir) if shared_dir else shared_dir_default()
     return _load_folder(str((root / SEED_SAMPLES / "background_images").resolve()), 720)
 
 
 def real_pages(shared_dir=None):
-    root = Path(shared_dir) if shared_dir else default_shared_dir()
+    root = Path(shared_dir) if shared_dir else shared_dir_default()
     return _load_folder(str((root / SEED_SAMPLES / "rect_images").resolve()), 480)
 
 
@@ -145,7 +137,6 @@ def _bg_wood(rng, h, w):
         base = base + rng.uniform(60, 110)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     theta = rng.uniform(0, np.pi)
-    u = xx * np.cos(theta) + yy * np.sin(theta)
     v = -xx * np.sin(theta) + yy * np.cos(theta)
     warp = _lowfreq(rng, h, w, 4)[..., 0] * rng.uniform(10, 60)
     grain = 0.5 + 0.5 * np.sin((v + warp) * rng.uniform(0.15, 0.6))

@@ -210,7 +210,8 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, shared_dir=None, cons
     import tensorflow as tf
 
     from docscan import zoo
-    from docscan.synth import default_shared_dir, make_dataset
+    from docscan.paths import shared_dir as default_shared_dir
+    from docscan.synth import make_dataset
 
     out = Path(out_dir)
     ckpt = out / "ckpt"

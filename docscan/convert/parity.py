@@ -10,13 +10,12 @@ detection module exists, the mean IoU of the page quads both find.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
 from docscan.errors import DocscanError
+from docscan.paths import real_photos_dir
 
 # Checks per variant: (metric, comparison, bound). max_abs and psnr are taken over all
 # outputs and input sets (worst case); edge_f on the first output (HED's fused map) of the
@@ -29,14 +28,6 @@ THRESHOLDS = {
     "int8": {"edge": [("edge_f", ">=", 0.95)], "other": [("psnr", ">=", 20.0)]},
 }
 FOLD_TOLERANCE_REL = 1e-5   # folded vs unfolded Keras, relative to the outputs' magnitude
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("DOCSCAN_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-
-
-def real_photos_dir() -> Path:
-    return shared_dir() / "data" / "real-photos-dev"
 
 
 def parity_inputs(hw: tuple[int, int], channels: int, n_random: int, n_real: int, seed: int = 0):

@@ -18,9 +18,8 @@ import numpy as np
 
 from docscan.detect.quad import NO_DOCUMENT, QuadParams, DEFAULT_PARAMS, find_quad, order_corners, refine_corners
 from docscan.errors import DocscanError
+from docscan.paths import MODELS_DIR
 
-REPO = Path(__file__).resolve().parents[2]
-MODELS_DIR = REPO / "models"
 REFINE_MIN_SCALE = 2.0   # photo / edge-map size from which sub-pixel refinement on the photo pays
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -32,10 +31,6 @@ def default_model_path() -> Path:
             return MODELS_DIR / name
     raise DocscanError(f"{MODELS_DIR}: no shipped model (hed_default.int8.tflite or hed_default.keras); "
                        "pass --model or train one with `docscan train`")
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("DOCSCAN_SHARED", REPO.parent / "shared"))
 
 
 # ---------------------------------------------------------------------------------------
