@@ -19,6 +19,8 @@ Conventions (shared with ``docscan detect`` / ``docscan eval``):
 * ``edges``: float32 (H, W) in [0, 1], the visible page boundary only, drawn
   anti-aliased about 1-2 px wide (HED style). Parts hidden by fingers or objects and
   the frame border are not edges.
+* ``region``: float32 (H, W) in [0, 1], the whole page (also where it is occluded):
+  the target of the optional region head (``docscan.zoo.hed``).
 * ``corners``: float32 (4, 2) of (x, y) pixel coordinates in ``image``, clockwise as
   seen in the image (y down), starting with the corner of smallest x + y. Corners may
   lie outside the frame when the page is partly out of frame.
@@ -50,6 +52,7 @@ class Sample:
     image: np.ndarray     # uint8 (H, W, 3) RGB
     edges: np.ndarray     # float32 (H, W) in [0, 1]
     corners: np.ndarray   # float32 (4, 2) x, y
+    region: np.ndarray | None = None   # float32 (H, W) in [0, 1]: the whole page
 
 
 # ---------------------------------------------------------------------------------------
@@ -683,7 +686,10 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None) -> Samp
     if occ.any():
         hidden = cv2.resize(occ.astype(np.float32), (out_w, out_h), interpolation=cv2.INTER_AREA) > 0.3
         edges[hidden] = 0
-    return Sample(image=frame, edges=np.clip(edges * 1.5, 0, 1), corners=order_corners(corners))
+    region = np.zeros((out_h, out_w), np.uint8)
+    cv2.fillPoly(region, [np.round(boundary * (1 << shift)).astype(np.int32)], 255, cv2.LINE_AA, shift)
+    return Sample(image=frame, edges=np.clip(edges * 1.5, 0, 1), corners=order_corners(corners),
+                  region=region.astype(np.float32) / 255)
 
 
 def iter_samples(seed: int, size=(256, 256), shared_dir=None, start: int = 0) -> Iterator[Sample]:
@@ -698,19 +704,25 @@ def iter_samples(seed: int, size=(256, 256), shared_dir=None, start: int = 0) ->
 # tf.data and fixed sets on disk
 
 def make_dataset(seed: int, batch_size: int, size=(256, 256), shared_dir=None, start: int = 0,
-                 prefetch: int = 2):
-    """Batched tf.data.Dataset of (image float32 [0,1] (B,H,W,3), edges float32 (B,H,W,1))."""
+                 prefetch: int = 2, with_region: bool = False):
+    """Batched tf.data.Dataset of (image float32 [0,1] (B,H,W,3), target float32 (B,H,W,C)).
+
+    The target is the edge map (C = 1), or edges and page region stacked (C = 2) with
+    ``with_region``.
+    """
     import tensorflow as tf
 
     h, w = (int(v) for v in size)
+    c = 2 if with_region else 1
 
     def gen():
         for s in iter_samples(seed, (h, w), shared_dir, start):
-            yield s.image.astype(np.float32) / 255.0, s.edges[..., None]
+            target = np.stack([s.edges, s.region], -1) if with_region else s.edges[..., None]
+            yield s.image.astype(np.float32) / 255.0, target
 
     ds = tf.data.Dataset.from_generator(
         gen,
-        output_signature=(tf.TensorSpec((h, w, 3), tf.float32), tf.TensorSpec((h, w, 1), tf.float32)))
+        output_signature=(tf.TensorSpec((h, w, 3), tf.float32), tf.TensorSpec((h, w, c), tf.float32)))
     return ds.batch(batch_size, drop_remainder=True).prefetch(prefetch)
 
 

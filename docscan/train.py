@@ -46,6 +46,8 @@ class TrainConfig:
     log_every: int = 20
     threads: int = 0                  # 0: leave TensorFlow's default
     side_weight: float = 1.0
+    region_weight: float = 1.0        # models with a region head (knob region_head=True)
+    init_from: str = ""               # .keras file whose same-named layers seed a fresh run
     dev_eval: bool = True
 
 
@@ -65,6 +67,41 @@ def balanced_bce(labels, logits):
     return tf.reduce_mean(per_pixel * (1.0 - beta)) * 2.0   # x2: plain BCE scale at beta = 0.5
 
 
+def region_bce(labels, logits):
+    """Plain sigmoid cross-entropy of the page-region map (pages cover ~10-70 % of a frame,
+    so no class balancing is needed)."""
+    import tensorflow as tf
+
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
+def init_from_model(model, path) -> int:
+    """Copy weights of same-named, same-shaped layers from the Keras file ``path``.
+
+    Fine-tuning starts from a trained model when a head is added (e.g. the region head).
+    Returns how many layers were copied.
+    """
+    import keras
+
+    try:
+        src = keras.saving.load_model(str(path), compile=False)
+    except Exception as exc:  # Keras raises many types for a bad file
+        raise DocscanError(f"{path}: cannot initialise from it ({str(exc).splitlines()[0][:200]})") from None
+    by_name = {layer.name: layer for layer in src.layers}
+    copied = 0
+    for layer in model.layers:
+        other = by_name.get(layer.name)
+        if other is None or not layer.weights:
+            continue
+        theirs = other.get_weights()
+        if [w.shape for w in theirs] == [tuple(w.shape) for w in layer.weights]:
+            layer.set_weights(theirs)
+            copied += 1
+    if copied == 0:
+        raise DocscanError(f"{path}: no layer matches this model by name and shape")
+    return copied
+
+
 def lr_at(cfg: TrainConfig, step: int) -> float:
     """Linear warm-up, then cosine decay to ``lr_min`` at ``steps``."""
     if step < cfg.warmup:
@@ -77,7 +114,8 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
 # Cheap real-photo check: edge F-score against the labelled page outline
 
 def load_dev_set(shared_dir, size: int):
-    """(images float32 (N,size,size,3), label maps (N,size,size)) of the labelled dev photos."""
+    """(images float32 (N,size,size,3), outline maps (N,size,size), filled page maps
+    (N,size,size)) of the labelled dev photos."""
     import cv2
 
     root = Path(shared_dir) / "data" / "real-photos-dev"
@@ -85,7 +123,7 @@ def load_dev_set(shared_dir, size: int):
     if not labels_path.is_file():
         return None
     labels = json.loads(labels_path.read_text())
-    images, targets = [], []
+    images, targets, pages = [], [], []
     for name, lab in sorted(labels.items()):
         im = cv2.imread(str(root / name), cv2.IMREAD_COLOR)
         if im is None:
@@ -95,11 +133,14 @@ def load_dev_set(shared_dir, size: int):
         c = np.asarray(lab["corners"], np.float32) * np.array([size / w, size / h], np.float32)
         t = np.zeros((size, size), np.uint8)
         cv2.polylines(t, [np.round(c * 16).astype(np.int32)], True, 1, 1, cv2.LINE_8, 4)
+        page = np.zeros((size, size), np.uint8)
+        cv2.fillPoly(page, [np.round(c * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
         images.append(im.astype(np.float32) / 255)
         targets.append(t)
+        pages.append(page)
     if not images:
         return None
-    return np.stack(images), np.stack(targets)
+    return np.stack(images), np.stack(targets), np.stack(pages)
 
 
 def edge_fscore(prob: np.ndarray, target: np.ndarray, threshold: float = 0.5, tol: float = 2.0) -> dict:
@@ -121,13 +162,23 @@ def edge_fscore(prob: np.ndarray, target: np.ndarray, threshold: float = 0.5, to
     return {"precision": p, "recall": r, "f": 2 * p * r / (p + r) if p + r > 0 else 0.0}
 
 
-def predict_edges(model, images: np.ndarray, batch: int = 8) -> np.ndarray:
-    """Sigmoid of the fused output, (N, H, W)."""
+def predict_edges(model, images: np.ndarray, batch: int = 8, output: int = 0) -> np.ndarray:
+    """Sigmoid of output ``output`` (0: fused edges), (N, H, W)."""
     out = []
     for i in range(0, len(images), batch):
-        fused = model(images[i:i + batch], training=False)[0]
-        out.append(1 / (1 + np.exp(-np.asarray(fused)[..., 0])))
+        y = model(images[i:i + batch], training=False)[output]
+        out.append(1 / (1 + np.exp(-np.asarray(y)[..., 0])))
     return np.concatenate(out)
+
+
+def region_iou(prob: np.ndarray, corners_maps: np.ndarray) -> float:
+    """Mean IoU of the thresholded region map against the filled labelled page."""
+    ious = []
+    for p, t in zip(prob, corners_maps):
+        a, b = p > 0.5, t > 0
+        union = np.logical_or(a, b).sum()
+        ious.append(float(np.logical_and(a, b).sum() / union) if union else 0.0)
+    return float(np.mean(ious))
 
 
 # ---------------------------------------------------------------------------------------
@@ -178,6 +229,9 @@ def plot_curve(history: list[dict], path: Path, title: str) -> None:
     if steps:
         ax.plot(steps, [h["loss"] for h in history if "loss" in h], label="total loss (fused + sides)", lw=1)
         ax.plot(steps, [h["fused_loss"] for h in history if "loss" in h], label="fused loss", lw=1)
+        region = [(h["step"], h["region_loss"]) for h in history if "region_loss" in h]
+        if region:
+            ax.plot(*zip(*region), label="region loss (BCE)", lw=1)
     ax.set_xlabel("step")
     ax.set_ylabel("class-balanced BCE")
     ax.set_yscale("log")
@@ -187,7 +241,11 @@ def plot_curve(history: list[dict], path: Path, title: str) -> None:
         ax2 = ax.twinx()
         ax2.plot([h["step"] for h in dev], [h["dev_f"] for h in dev], "o-", color="tab:green",
                  label="edge F-score, real dev photos")
-        ax2.set_ylabel("edge F-score (real photos)")
+        region_dev = [h for h in dev if "dev_region_iou" in h]
+        if region_dev:
+            ax2.plot([h["step"] for h in region_dev], [h["dev_region_iou"] for h in region_dev], "s-",
+                     color="tab:purple", label="region IoU, real dev photos")
+        ax2.set_ylabel("real dev photos")
         ax2.set_ylim(0, 1)
         ax2.legend(loc="upper right")
     if steps:
@@ -233,7 +291,9 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, shared_dir=None, cons
     size = cfg.input_size
 
     model = zoo.build(cfg.arch, input_shape=(size, size, 3), **cfg.knobs)
-    if len(model.outputs) != 6:
+    n_out = len(model.outputs)
+    has_region = n_out == 7
+    if n_out not in (6, 7):
         raise DocscanError(f"train: {cfg.arch} is not an HED network (needs fused + 5 side outputs)")
     import keras
 
@@ -249,20 +309,27 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, shared_dir=None, cons
                                    f"asked for {asdict(cfg)[key]!r}")
         step, best_f = int(state["step"]), float(state.get("best_f", -1.0))
         history, elapsed = state.get("history", []), float(state.get("elapsed_s", 0.0))
+    elif cfg.init_from:
+        copied = init_from_model(model, cfg.init_from)
+        print(f"initialised {copied} layers from {cfg.init_from}", flush=True)
 
     dev = load_dev_set(shared_dir, size) if cfg.dev_eval else None
-    ds = make_dataset(cfg.seed, cfg.batch, (size, size), shared_dir, start=step * cfg.batch)
+    ds = make_dataset(cfg.seed, cfg.batch, (size, size), shared_dir, start=step * cfg.batch,
+                      with_region=has_region)
 
     @tf.function(reduce_retracing=True)
     def train_step(x, y, lr):
         optimizer.learning_rate.assign(lr)
         with tf.GradientTape() as tape:
             outputs = model(x, training=True)
-            losses = [balanced_bce(y, o) for o in outputs]
-            total = losses[0] + cfg.side_weight * tf.add_n(losses[1:])
+            edges = y[..., :1]
+            losses = [balanced_bce(edges, o) for o in outputs[:6]]
+            total = losses[0] + cfg.side_weight * tf.add_n(losses[1:6])
+            region = region_bce(y[..., 1:2], outputs[6]) if has_region else tf.constant(0.0)
+            total = total + cfg.region_weight * region
         grads = tape.gradient(total, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return total, losses[0]
+        return total, losses[0], region
 
     def log(msg):
         if console is not None:
@@ -273,7 +340,10 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, shared_dir=None, cons
     def evaluate_dev():
         if dev is None:
             return None
-        return edge_fscore(predict_edges(model, dev[0]), dev[1])
+        scores = edge_fscore(predict_edges(model, dev[0]), dev[1])
+        if has_region:
+            scores["region_iou"] = region_iou(predict_edges(model, dev[0], output=6), dev[2])
+        return scores
 
     def checkpoint(final=False):
         nonlocal best_f
@@ -283,10 +353,16 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, shared_dir=None, cons
         if scores is not None:
             entry.update({"dev_f": scores["f"], "dev_precision": scores["precision"],
                           "dev_recall": scores["recall"]})
-            is_best = scores["f"] > best_f
-            best_f = max(best_f, scores["f"])
+            # With a region head the pick weighs both maps the quad finder reads.
+            score = scores["f"]
+            if "region_iou" in scores:
+                entry["dev_region_iou"] = scores["region_iou"]
+                score = (scores["f"] + scores["region_iou"]) / 2
+            is_best = score > best_f
+            best_f = max(best_f, score)
+            region = f", region IoU {scores['region_iou']:.3f}" if "region_iou" in scores else ""
             log(f"step {step}: dev edge F {scores['f']:.3f} (P {scores['precision']:.3f} "
-                f"R {scores['recall']:.3f}){'  best' if is_best else ''}")
+                f"R {scores['recall']:.3f}){region}{'  best' if is_best else ''}")
         history.append(entry)
         _save_model(model, out / "model.keras")
         if is_best:
@@ -330,21 +406,23 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, shared_dir=None, cons
             if step >= cfg.steps:
                 break
             lr = lr_at(cfg, step)
-            total, fused = train_step(x, y, tf.constant(lr, tf.float32))
-            total, fused = float(total), float(fused)
+            total, fused, region = train_step(x, y, tf.constant(lr, tf.float32))
+            total, fused, region = float(total), float(fused), float(region)
             if not math.isfinite(total):
                 raise DocscanError(f"train: loss became {total} at step {step}; lower --lr")
             step += 1
             now = time.perf_counter()
             elapsed += now - t_last
             t_last = now
-            window.append((total, fused))
+            window.append((total, fused, region))
             if step % cfg.log_every == 0 or step == cfg.steps:
-                tl, fl = (float(v) for v in np.mean(window, axis=0))
+                tl, fl, rl = (float(v) for v in np.mean(window, axis=0))
                 window.clear()
-                history.append({"step": step, "loss": tl, "fused_loss": fl, "lr": lr,
-                                "elapsed_s": round(elapsed, 1)})
-                info = f"loss {tl:.4f} fused {fl:.4f} lr {lr:.2e}"
+                entry = {"step": step, "loss": tl, "fused_loss": fl, "lr": lr, "elapsed_s": round(elapsed, 1)}
+                if has_region:
+                    entry["region_loss"] = rl
+                history.append(entry)
+                info = f"loss {tl:.4f} fused {fl:.4f}{f' region {rl:.4f}' if has_region else ''} lr {lr:.2e}"
                 progress.update(task, completed=step, info=info)
                 if not interactive:
                     log(f"step {step}/{cfg.steps} {info} {elapsed / step if step else 0:.2f}s/step "

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from docscan.detect.pipeline import corner_error, polygon_iou, warp_document
-from docscan.detect.quad import NO_DOCUMENT, find_quad, order_corners, refine_corners
+from docscan.detect.quad import DEFAULT_PARAMS, NO_DOCUMENT, find_quad, order_corners, refine_corners
 
 S = 256
 QUAD = np.array([[60, 40], [205, 58], [196, 222], [48, 203]], np.float64)
@@ -168,3 +168,68 @@ def test_page_below_a_picture_is_not_merged_with_it():
     picture = np.array([[60, 30], [190, 30], [190, 110], [60, 110]], np.float64)   # shares the page's top edge
     res = find_quad(np.maximum(edge_map(page), edge_map(picture)))
     check(res, page, 0.95)
+
+
+# ---------------------------------------------------------------------------------------
+# With a page-region map (an HED with the region head)
+
+def region_map(corners, size=S, blur=4.0, seed=0, noise=0.0):
+    """What a region head gives: a soft, slightly blurred filled page."""
+    m = np.zeros((size, size), np.float32)
+    cv2.fillPoly(m, [np.round(np.asarray(corners) * 16).astype(np.int32)], 1.0, cv2.LINE_AA, 4)
+    m = cv2.GaussianBlur(m, (0, 0), blur)
+    if noise:
+        m = m + np.random.default_rng(seed).normal(0, noise, m.shape).astype(np.float32)
+    return np.clip(m, 0, 1).astype(np.float32)
+
+
+def test_region_picks_the_booklet_page_it_covers():
+    left = np.array([[40, 50], [128, 52], [128, 210], [42, 208]], np.float64)
+    right = np.array([[128, 52], [216, 50], [214, 208], [128, 210]], np.float64)
+    m = np.maximum(edge_map(left), edge_map(right))
+    for page in (left, right):
+        check(find_quad(m, region=region_map(page, noise=0.05)), page, 0.95)
+
+
+def test_region_keeps_a_folded_page_whole():
+    # a fold line right across the page: the edge map alone takes half the page
+    page = QUAD
+    m = edge_map(page)
+    fold_a, fold_b = (page[0] + page[3]) / 2, (page[1] + page[2]) / 2
+    cv2.line(m, tuple(np.round(fold_a).astype(int)), tuple(np.round(fold_b).astype(int)), 1.0, 3, cv2.LINE_AA)
+    check(find_quad(m, region=region_map(page)), page, 0.97)
+
+
+def test_region_picks_the_top_sheet_of_a_stack():
+    top = np.array([[70, 60], [200, 70], [190, 230], [60, 220]], np.float64)
+    below = top + np.array([30.0, -25.0])
+    m = np.maximum(edge_map(top), edge_map(below))
+    visible = region_map(top)
+    check(find_quad(m, region=visible), top, 0.95)
+    check(find_quad(m, region=region_map(below)), below, 0.95)
+
+
+def test_region_supplies_a_side_the_edge_map_misses():
+    m = edge_map(QUAD)
+    # erase the right side completely (low contrast against the background)
+    cv2.line(m, (205, 58), (196, 222), 0.0, 9)
+    alone = find_quad(m)
+    with_region = find_quad(m, region=region_map(QUAD))
+    iou_alone = polygon_iou(alone.corners, QUAD) if alone.corners is not None else 0.0
+    assert check(with_region, QUAD, 0.95) > iou_alone
+
+
+def test_region_alone_finds_a_page_without_edges():
+    res = find_quad(np.zeros((S, S), np.float32), region=region_map(QUAD))
+    check(res, QUAD, 0.93)
+    assert res.confidence >= DEFAULT_PARAMS.region_accept
+
+
+def test_empty_region_and_no_edges_is_no_document():
+    res = find_quad(np.zeros((S, S), np.float32), region=np.zeros((S, S), np.float32))
+    assert res.corners is None and res.reason == NO_DOCUMENT
+
+
+def test_region_shape_must_match():
+    with pytest.raises(ValueError, match="region map"):
+        find_quad(edge_map(QUAD), region=np.zeros((S // 2, S), np.float32))

@@ -88,3 +88,41 @@ def test_train_bad_options(tmp_path):
     assert r.exit_code == 2 and "no checkpoint" in r.output
     r = CliRunner().invoke(main, ["train", "--arch", "nope", "--steps", "1", "--out", str(tmp_path / "d")])
     assert r.exit_code == 2 and "unknown architecture" in r.output
+
+
+def test_region_head_fine_tune_from_a_trained_model(tmp_path):
+    """--region-head --init-from: the shared layers start from the source model, the
+    region output is trained on the page mask and the curve logs its loss."""
+    import keras
+
+    src_dir = tmp_path / "src"
+    train(TrainConfig(input_size=64, steps=2, batch=2, ckpt_every=2, threads=2, dev_eval=False), src_dir)
+    src = keras.models.load_model(src_dir / "model.keras")
+    out = tmp_path / "region"
+    result = CliRunner().invoke(main, ["train", "--region-head", "--init-from", str(src_dir / "model.keras"),
+                                       "--input-size", "64", "--steps", "2", "--batch", "2", "--lr", "1e-9",
+                                       "--ckpt-every", "2", "--threads", "2", "--no-dev-eval", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    model = keras.models.load_model(out / "model.keras")
+    assert list(model.output_names)[-1] == "region" and len(model.outputs) == 7
+    # at a learning rate of 1e-9 the copied layers still hold the source's weights
+    w_src = src.get_layer("block5_project_conv").get_weights()[0]
+    assert np.allclose(model.get_layer("block5_project_conv").get_weights()[0], w_src, atol=1e-6)
+    log = json.loads((out / "train_log.json").read_text())
+    region_losses = [h["region_loss"] for h in log["history"] if "region_loss" in h]
+    assert region_losses and all(np.isfinite(region_losses)) and log["config"]["knobs"] == {"region_head": True}
+
+    bad = CliRunner().invoke(main, ["train", "--init-from", str(tmp_path / "missing.keras"), "--steps", "1",
+                                    "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "missing.keras" in bad.output
+
+
+def test_make_dataset_with_region_targets():
+    from docscan.synth import make_dataset, make_sample
+
+    x, y = next(iter(make_dataset(3, 2, (64, 64), with_region=True)))
+    assert tuple(y.shape) == (2, 64, 64, 2)
+    s = make_sample(3, 0, (64, 64))
+    assert np.allclose(y[0, ..., 0], s.edges) and np.allclose(y[0, ..., 1], s.region)
+    # the region is the filled page: it covers the quad's inside, not the far background
+    assert 0.02 < float(s.region.mean()) < 0.98 and s.region.max() == 1.0

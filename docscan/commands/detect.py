@@ -51,7 +51,8 @@ def command(images, model_path, outdir, threads, no_refine):
             "timings_ms": {k: round(v, 3) for k, v in det.timings.items()},
         }
         write_json(outdir / f"{stem}.json", record)
-        write_bytes(outdir / f"{stem}.overlay.png", encode_png(draw_overlay(image, det.edge_map, det.corners)))
+        write_bytes(outdir / f"{stem}.overlay.png", encode_png(draw_overlay(image, det.edge_map, det.corners,
+                                                                    region_map=det.region_map)))
         if det.scan is not None:
             write_bytes(outdir / f"{stem}.scan.png", encode_png(det.scan))
         else:   # an earlier run's scan must not sit beside a record that says "not found"

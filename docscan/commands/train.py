@@ -14,6 +14,10 @@ from docscan.errors import DocscanError
 @click.option("--arch", default="hed_mobilenet_v2", show_default=True, help="zoo HED architecture")
 @click.option("--alpha", type=float, default=None, help="width multiplier (hed_mobilenet_v2)")
 @click.option("--width", type=float, default=None, help="width multiplier (hed_vgg*)")
+@click.option("--region-head", is_flag=True,
+              help="add the page-region output (docscan's addition to HED) that the quad finder uses")
+@click.option("--init-from", type=click.Path(dir_okay=False), default=None,
+              help="seed a fresh run with the same-named layers of this .keras model (fine-tuning)")
 @click.option("--steps", type=int, default=2400, show_default=True, help="total optimiser steps")
 @click.option("--batch", type=int, default=16, show_default=True)
 @click.option("--input-size", type=int, default=160, show_default=True, help="square input side, divisible by 16")
@@ -25,7 +29,7 @@ from docscan.errors import DocscanError
 @click.option("--no-dev-eval", is_flag=True, help="skip the real dev-photo edge F-score at checkpoints")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="run directory")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
-def command(arch, alpha, width, steps, batch, input_size, lr, seed, ckpt_every, threads, no_dev_eval,
+def command(arch, alpha, width, region_head, init_from, steps, batch, input_size, lr, seed, ckpt_every, threads, no_dev_eval,
             out_dir, resume):
     from rich.console import Console
 
@@ -36,6 +40,10 @@ def command(arch, alpha, width, steps, batch, input_size, lr, seed, ckpt_every, 
         knobs["alpha"] = alpha
     if width is not None:
         knobs["width"] = width
+    if region_head:
+        knobs["region_head"] = True
+    if init_from is not None and not Path(init_from).is_file():
+        raise DocscanError(f"{init_from}: --init-from model not found")
     for name, value in (("--steps", steps), ("--batch", batch), ("--input-size", input_size),
                         ("--ckpt-every", ckpt_every)):
         if value <= 0:
@@ -43,7 +51,7 @@ def command(arch, alpha, width, steps, batch, input_size, lr, seed, ckpt_every, 
     if not lr > 0:
         raise DocscanError(f"--lr: must be positive, got {lr}")
     cfg = TrainConfig(arch=arch, knobs=knobs, input_size=input_size, steps=steps, batch=batch, lr=lr,
-                      seed=seed, ckpt_every=ckpt_every, threads=threads,
+                      seed=seed, ckpt_every=ckpt_every, threads=threads, init_from=init_from or "",
                       dev_eval=not no_dev_eval)
     console = Console()
     result = train(cfg, Path(out_dir), resume=resume, console=console)

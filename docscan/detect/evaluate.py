@@ -134,7 +134,7 @@ def evaluate(detector, items: list[Labelled], overlay_dir: Path | None = None,
             res.corners = np.asarray(det.corners, np.float64).tolist()
             res.iou = polygon_iou(det.corners, truth)
             res.corner_error = corner_error(det.corners, truth, math.hypot(W, H))
-        overlay = draw_overlay(image, det.edge_map, det.corners, truth)
+        overlay = draw_overlay(image, det.edge_map, det.corners, truth, region_map=det.region_map)
         if overlay_dir is not None:
             write_bytes(Path(overlay_dir) / f"{Path(it.name).stem}.png", encode_png(overlay))
         s = thumb / max(overlay.shape[:2])

@@ -2,7 +2,8 @@
 
 The edge model is a Keras file or a .tflite (fp32 or int8 I/O) following the zoo's HED
 convention: float RGB in [0, 1] at the model's input size (the whole frame is resized,
-aspect ignored), first/``fused`` output = edge logits.
+aspect ignored), first/``fused`` output = edge logits, and, for a model with the region
+head, a 7th output ``region`` = page-region logits that the quad finder also reads.
 """
 
 from __future__ import annotations
@@ -59,11 +60,20 @@ def encode_png(image_rgb: np.ndarray) -> bytes:
 # ---------------------------------------------------------------------------------------
 # Edge models
 
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return (1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))).astype(np.float32)
+
+
 class EdgeModel:
-    """Common interface: ``input_hw`` and ``__call__(rgb uint8 full frame) -> prob (h, w)``."""
+    """Common interface: ``input_hw``, ``has_region``, ``__call__(rgb uint8 full frame) ->
+    edge prob (h, w)`` and ``maps(frame) -> (edge prob, region prob or None)``."""
 
     input_hw: tuple[int, int]
     path: Path
+    has_region: bool = False
+
+    def maps(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return self(image_rgb), None
 
     def prepare(self, image_rgb: np.ndarray) -> np.ndarray:
         h, w = self.input_hw
@@ -71,8 +81,7 @@ class EdgeModel:
         return small.astype(np.float32)[None] / 255.0
 
     def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
-        logits = self.logits(self.prepare(image_rgb))
-        return (1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))).astype(np.float32)
+        return _sigmoid(self.logits(self.prepare(image_rgb)))
 
     def logits(self, x: np.ndarray) -> np.ndarray:  # (1, h, w, 3) float -> (h, w) logits
         raise NotImplementedError
@@ -108,6 +117,8 @@ class TFLiteEdgeModel(EdgeModel):
         oshape = tuple(self.out["shape"])
         if len(oshape) != 4 or tuple(oshape[1:3]) != self.input_hw:
             raise DocscanError(f"{path}: output shape {oshape} is not an edge map of the input size {self.input_hw}")
+        self.region = self._region_output(outs)
+        self.has_region = self.region is not None
         self._tables()
 
     def _fused_output(self, outs):
@@ -140,17 +151,52 @@ class TFLiteEdgeModel(EdgeModel):
 
         return min(outs, key=suffix)
 
+    def _region_output(self, outs):
+        """The region output of a 7-output HED (signature or tensor name ``region``, else
+        the source model's output 6); None for a plain HED."""
+        if len(outs) != 7:
+            return None
+        by_index = {o["index"]: o for o in outs}
+        try:
+            sigs = self.interp._get_full_signature_list()
+        except Exception:  # noqa: BLE001 - optional API
+            sigs = {}
+        for sig in sigs.values():
+            named = sig.get("outputs", {})
+            for key in ("region", "output_6"):
+                if key in named and named[key] in by_index:
+                    return by_index[named[key]]
+        for o in outs:
+            if "region" in o["name"]:
+                return o
+        for o in outs:
+            if re.fullmatch(r"(?:.*/)?Identity_6|.*:6", o["name"]):
+                if tuple(o["shape"]) == tuple(self.out["shape"]):
+                    return o
+        return None
+
     def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
-        if self.inp["dtype"] not in (np.int8, np.uint8) or self.out["dtype"] not in (np.int8, np.uint8):
-            return super().__call__(image_rgb)
-        # Integer I/O: quantising 8-bit pixels and turning 8-bit logits into probabilities
-        # are both functions of 256 values, so each is one table lookup.
-        h, w = self.input_hw
-        small = cv2.resize(image_rgb, (w, h), interpolation=cv2.INTER_AREA)
-        self.interp.set_tensor(self.inp["index"], self._in_lut[small][None])
-        self.interp.invoke()
-        q = self.interp.get_tensor(self.out["index"])[0, ..., 0]
-        return self._out_lut[q.astype(np.int16) - self._out_lo] if self._out_lo else self._out_lut[q]
+        return self.maps(image_rgb)[0]
+
+    def maps(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.inp["dtype"] not in (np.int8, np.uint8):
+            self.logits(self.prepare(image_rgb))
+        else:
+            # Integer I/O: quantising 8-bit pixels and turning 8-bit logits into
+            # probabilities are both functions of 256 values, so each is one table lookup.
+            h, w = self.input_hw
+            small = cv2.resize(image_rgb, (w, h), interpolation=cv2.INTER_AREA)
+            self.interp.set_tensor(self.inp["index"], self._in_lut[small][None])
+            self.interp.invoke()
+        edge = self._prob(self.out)
+        return edge, (self._prob(self.region) if self.region is not None else None)
+
+    def _prob(self, detail) -> np.ndarray:
+        y = self.interp.get_tensor(detail["index"])[0, ..., 0]
+        if y.dtype in (np.int8, np.uint8):
+            lut = self._out_luts[detail["index"]]
+            return lut[y.astype(np.int16) + 128] if y.dtype == np.int8 else lut[y]
+        return _sigmoid(y.astype(np.float32))
 
     def _tables(self):
         if self.inp["dtype"] in (np.int8, np.uint8):
@@ -158,12 +204,13 @@ class TFLiteEdgeModel(EdgeModel):
             info = np.iinfo(self.inp["dtype"])
             self._in_lut = np.clip(np.rint(np.arange(256) / 255.0 / scale + zero), info.min, info.max
                                    ).astype(self.inp["dtype"])
-        if self.out["dtype"] in (np.int8, np.uint8):
-            scale, zero = self.out["quantization"]
-            info = np.iinfo(self.out["dtype"])
-            self._out_lo = int(info.min)
-            logits = (np.arange(info.min, info.max + 1, dtype=np.float64) - zero) * scale
-            self._out_lut = (1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))).astype(np.float32)
+        self._out_luts = {}
+        for detail in (self.out, self.region):
+            if detail is not None and detail["dtype"] in (np.int8, np.uint8):
+                scale, zero = detail["quantization"]
+                info = np.iinfo(detail["dtype"])
+                logits = (np.arange(info.min, info.max + 1, dtype=np.float64) - zero) * scale
+                self._out_luts[detail["index"]] = _sigmoid(logits)
 
     def logits(self, x):
         dtype = self.inp["dtype"]
@@ -200,14 +247,26 @@ class KerasEdgeModel(EdgeModel):
         oshape = tuple(model.outputs[0].shape)
         if len(oshape) != 4 or tuple(oshape[1:3]) != self.input_hw:
             raise DocscanError(f"{self.path}: output shape {oshape} is not an edge map of the input size")
+        names = list(getattr(model, "output_names", []) or [])
+        self.region_index = names.index("region") if "region" in names else None
+        self.has_region = self.region_index is not None
+
+    def _outputs(self, x):
+        y = self.model(x, training=False)
+        if isinstance(y, dict):
+            return [y.get("fused", next(iter(y.values())))] + ([y["region"]] if "region" in y else [])
+        if not isinstance(y, (list, tuple)):
+            return [y]
+        return [y[0]] + ([y[self.region_index]] if self.region_index is not None else [])
 
     def logits(self, x):
-        y = self.model(x, training=False)
-        if isinstance(y, (list, tuple)):
-            y = y[0]
-        elif isinstance(y, dict):
-            y = y.get("fused", next(iter(y.values())))
-        return np.asarray(y)[0, ..., 0].astype(np.float32)
+        return np.asarray(self._outputs(x)[0])[0, ..., 0].astype(np.float32)
+
+    def maps(self, image_rgb):
+        outs = self._outputs(self.prepare(image_rgb))
+        edge = _sigmoid(np.asarray(outs[0])[0, ..., 0].astype(np.float32))
+        region = _sigmoid(np.asarray(outs[1])[0, ..., 0].astype(np.float32)) if len(outs) > 1 else None
+        return edge, region
 
 
 def load_edge_model(path: str | os.PathLike | None = None, num_threads: int = 1) -> EdgeModel:
@@ -232,6 +291,7 @@ class Detection:
     timings: dict = field(default_factory=dict)   # ms per stage: load, model, quad, warp
     reason: str = ""
     scan: np.ndarray | None = None        # perspective-corrected page, RGB
+    region_map: np.ndarray | None = None  # (h, w) page-region probability (region-head models)
 
     @property
     def found(self) -> bool:
@@ -242,20 +302,21 @@ class Detector:
     """Edge model + quad finder. ``detect(image_rgb)`` or ``detect_file(path)``."""
 
     def __init__(self, model_path=None, num_threads: int = 1, params: QuadParams = DEFAULT_PARAMS,
-                 refine: bool = True, model: EdgeModel | None = None):
+                 refine: bool = True, model: EdgeModel | None = None, use_region: bool = True):
         self.model = model if model is not None else load_edge_model(model_path, num_threads)
         self.params = params
         self.refine = refine
+        self.use_region = use_region
 
     def detect(self, image_rgb: np.ndarray, warp: bool = True) -> Detection:
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
             raise DocscanError(f"image must be RGB (H, W, 3), got shape {image_rgb.shape}")
         timings = {}
         t0 = time.perf_counter()
-        edge = self.model(image_rgb)
+        edge, region = self.model.maps(image_rgb)
         t1 = time.perf_counter()
         timings["model"] = (t1 - t0) * 1e3
-        q = find_quad(edge, params=self.params)
+        q = find_quad(edge, params=self.params, region=region if self.use_region else None)
         corners = None
         if q.corners is not None:
             H, W = image_rgb.shape[:2]
@@ -268,7 +329,7 @@ class Detector:
         timings["quad"] = (t2 - t1) * 1e3
         scan = warp_document(image_rgb, corners) if (warp and corners is not None) else None
         timings["warp"] = (time.perf_counter() - t2) * 1e3
-        return Detection(corners, q.confidence, edge, timings, q.reason, scan)
+        return Detection(corners, q.confidence, edge, timings, q.reason, scan, region)
 
     def detect_file(self, path, warp: bool = True) -> tuple[np.ndarray, Detection]:
         t0 = time.perf_counter()
@@ -325,8 +386,9 @@ def corner_error(pred, truth, diagonal: float) -> float:
 
 
 def draw_overlay(image_rgb: np.ndarray, edge_map: np.ndarray | None, corners=None, truth=None,
-                 max_side: int = 1280) -> np.ndarray:
-    """Photo with the edge map in magenta, the found quad in green and the label in blue."""
+                 max_side: int = 1280, region_map: np.ndarray | None = None) -> np.ndarray:
+    """Photo with the edge map in magenta, the region map's outline (p = 0.5) dashed in
+    cyan, the found quad in green and the label in blue."""
     img = image_rgb
     H, W = img.shape[:2]
     s = min(1.0, max_side / max(H, W))
@@ -339,6 +401,15 @@ def draw_overlay(image_rgb: np.ndarray, edge_map: np.ndarray | None, corners=Non
         out = out * (1 - e) + np.array([255, 0, 255], np.float32) * e
     out = np.clip(out, 0, 255).astype(np.uint8)
     lw = max(2, int(round(max(out.shape[:2]) / 300)))
+    if region_map is not None:
+        r = cv2.resize(region_map.astype(np.float32), (out.shape[1], out.shape[0]), interpolation=cv2.INTER_LINEAR)
+        contours, _ = cv2.findContours((r > 0.5).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        for cnt in contours:
+            pts = cnt.reshape(-1, 2)
+            dash = max(4, 3 * lw)
+            for i in range(0, len(pts) - dash, 2 * dash):   # dashed: the label's line stays visible
+                cv2.polylines(out, [pts[i:i + dash].reshape(-1, 1, 2)], False, (0, 220, 255), max(1, lw - 1),
+                              cv2.LINE_AA)
     if truth is not None:
         t = np.round(np.asarray(truth, np.float64) * s * 16).astype(np.int32).reshape(-1, 1, 2)
         cv2.polylines(out, [t], True, (40, 120, 255), lw, cv2.LINE_AA, shift=4)

@@ -18,6 +18,13 @@ Steps (all in edge-map pixels):
    (two pages of a booklet, a page plus the picture behind it are two things, not one);
 5. each side of the winner is refitted to the edge mass around it (sub-pixel).
 
+With a page-region map (an HED with ``region_head``), the region decides what the edges
+cannot: the 4 sides of the region's outline join the candidate lines (a side the edge
+model missed in clutter is still offered), and the front runners are reranked by their
+edge score times their IoU with the region, to a power. A sheet on a stack, one page of a
+booklet, or half a page cut at a fold line all have sharp outlines; only one of them
+covers the region. The interior-line penalty is then off: it guessed at the same thing.
+
 ``refine_corners`` then snaps the sides to the strongest intensity step in the
 full-resolution photo, which the coarse edge map cannot resolve.
 """
@@ -66,6 +73,12 @@ class QuadParams:
     min_segment: float = 0.06       # ... as fractions of the map's short side
     max_gap: float = 0.03
     ratio_power: float = 2.0        # score *= (supported share of the in-frame outline) ** this
+    # with a region map:
+    region_rerank: int = 64         # front runners reranked by IoU with the region
+    region_power: float = 4.0       # rank key = edge score * IoU ** this
+    region_scale: int = 4           # IoUs on the region map shrunk by this factor
+    region_accept: float = 0.85     # IoU that accepts a quad whose edge support is weak
+    region_line_support: float = 0.3   # support credited along a region side
 
 
 DEFAULT_PARAMS = QuadParams()
@@ -139,6 +152,7 @@ class _Line:
     c: np.ndarray        # a point on the line
     support: float       # total length of its segments
     border: bool = False
+    from_region: bool = False   # a side of the region map's outline
 
 
 def _segments_to_lines(segs: np.ndarray, diag: float, max_lines: int, max_per_direction: int) -> list[_Line]:
@@ -230,7 +244,8 @@ def _orders(n_lines: int, n_real: int) -> np.ndarray:
     return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
 
-def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadParams):
+def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadParams,
+                      region: np.ndarray | None = None):
     h, w = support_map.shape
     n = len(lines)
     diag = float(np.hypot(h, w))
@@ -258,6 +273,8 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
     for k, ln in enumerate(lines):
         if ln.border:
             sup[k] = np.where(inside[k], np.maximum(sup[k], params.border_support), 0.0)
+        elif ln.from_region:
+            sup[k] = np.where(inside[k], np.maximum(sup[k], params.region_line_support), 0.0)
     zeros = np.zeros((n, 1))
     CS = np.concatenate([zeros, np.cumsum(sup, axis=1)], axis=1)
     CI = np.concatenate([zeros, np.cumsum(inside, axis=1)], axis=1)
@@ -287,8 +304,9 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
     b3 = t_ij[None, :, :]                      # crossing of j with k, along j
     J = np.broadcast_to(np.arange(n)[None, :, None], (n, n, n))
     sup3, inf3 = span.sums(J, np.minimum(a3, b3), np.maximum(a3, b3))
-    border = np.array([ln.border for ln in lines])
-    ok3 = (inf3 >= 0.05 * min(h, w)) & (border[J] | (sup3 >= params.min_side_cover * np.maximum(inf3, 1.0)))
+    # frame borders and region sides need no edge evidence of their own
+    exempt = np.array([ln.border or ln.from_region for ln in lines])
+    ok3 = (inf3 >= 0.05 * min(h, w)) & (exempt[J] | (sup3 >= params.min_side_cover * np.maximum(inf3, 1.0)))
     l0, l1, l2, l3 = O.T
     tri = ((l3, l0, l1), (l0, l1, l2), (l1, l2, l3), (l2, l3, l0))
     keep = ok3[tri[0]] & ok3[tri[1]] & ok3[tri[2]] & ok3[tri[3]]
@@ -317,7 +335,14 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
             break
     O, corners, supported, in_frame = Oc[keep], corners[keep], supported[chunk][keep], in_frame[chunk][keep]
     score = score[chunk][keep]                                  # still in descending order
-    if params.interior_penalty > 0 and n > 4:
+    iou = None
+    if region is not None:
+        top = np.arange(min(params.region_rerank, len(O)))
+        ious = _region_ious(corners[top], region, params.region_scale)
+        # (+1: with no edge evidence at all, the region alone still ranks them)
+        best = int(np.argmax((np.maximum(score[top], 0.0) + 1.0) * ious ** params.region_power))
+        iou = float(ious[best])
+    elif params.interior_penalty > 0 and n > 4:
         # Rerank the front runners: a strong line running across a quad's inside means it
         # spans two things (both pages of a booklet, a page and the picture above it).
         top = np.arange(min(params.rerank, len(O)))
@@ -326,7 +351,76 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
     else:
         best = 0
     conf = float(supported[best].sum() / max(in_frame[best].sum(), 1.0))
-    return O[best], corners[best], conf
+    return O[best], corners[best], conf, iou
+
+
+def _region_ious(corners: np.ndarray, region: np.ndarray, scale: int) -> np.ndarray:
+    """Soft IoU of each quad (K, 4, 2) with the region map, on a ``scale``-times smaller grid."""
+    h, w = region.shape
+    small = cv2.resize(region, (max(1, w // scale), max(1, h // scale)), interpolation=cv2.INTER_AREA)
+    sx, sy = small.shape[1] / w, small.shape[0] / h
+    total = float(small.sum())
+    mask = np.zeros(small.shape, np.uint8)
+    out = np.empty(len(corners))
+    pts = np.round(((corners + 0.5) * np.array([sx, sy]) - 0.5) * 16).astype(np.int32)
+    for k in range(len(corners)):
+        mask[:] = 0
+        cv2.fillConvexPoly(mask, pts[k], 1, cv2.LINE_8, 4)
+        area = float(np.count_nonzero(mask))
+        inter = float(small[mask.view(bool)].sum())
+        union = area + total - inter
+        out[k] = inter / union if union > 0 else 0.0
+    return out
+
+
+def _region_lines(region: np.ndarray, diag: float) -> list[_Line]:
+    """The 4 sides of the region's outline, each a TLS line through its contour points."""
+    mask = (region > 0.5).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return []
+    contour = max(contours, key=cv2.contourArea)
+    if cv2.contourArea(contour) < 0.01 * region.size:
+        return []
+    hull = cv2.convexHull(contour)
+    try:
+        quad = cv2.approxPolyN(hull, 4, ensure_convex=True).reshape(-1, 2).astype(np.float64)
+    except cv2.error:
+        return []
+    if len(quad) != 4:
+        return []
+    pts = contour.reshape(-1, 2).astype(np.float64)
+    h, w = region.shape
+    # contour points on the frame border are where the page leaves the frame, not sides
+    on_border = (pts[:, 0] <= 0) | (pts[:, 1] <= 0) | (pts[:, 0] >= w - 1) | (pts[:, 1] >= h - 1)
+    lines = []
+    for k in range(4):
+        a, b = quad[k], quad[(k + 1) % 4]
+        L = float(np.linalg.norm(b - a))
+        if L < 4:
+            continue
+        d = (b - a) / L
+        nrm = np.array([-d[1], d[0]])
+        t = (pts - a) @ d
+        near = (np.abs((pts - a) @ nrm) <= max(2.0, 0.01 * diag)) & (t > 0.1 * L) & (t < 0.9 * L) & ~on_border
+        if near.sum() >= 6:
+            d, c = _line_from_points(pts[near])
+        else:
+            c = (a + b) / 2
+        lines.append(_Line(np.asarray(d, np.float64), np.asarray(c, np.float64), 0.0, from_region=True))
+    return lines
+
+
+def _add_lines(lines: list[_Line], extra: list[_Line], diag: float) -> list[_Line]:
+    """``lines`` plus those of ``extra`` that no line of ``lines`` already covers."""
+    cos_tol = math.cos(math.radians(4.0))
+    dist_tol = max(2.0, 0.012 * diag)
+    out = list(lines)
+    for e in extra:
+        if not any(abs(float(e.d @ ln.d)) > cos_tol
+                   and abs(float((e.c - ln.c) @ np.array([-ln.d[1], ln.d[0]]))) < dist_tol for ln in lines):
+            out.append(e)
+    return out
 
 
 def _corners(P, O):
@@ -470,8 +564,11 @@ def _quantiles(p: np.ndarray, qs) -> list[float]:
 
 
 def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
-              params: QuadParams = DEFAULT_PARAMS) -> QuadResult:
+              params: QuadParams = DEFAULT_PARAMS, region: np.ndarray | None = None) -> QuadResult:
     """Find the page outline in an edge-probability map (h, w) with values in [0, 1].
+
+    ``region``: optional page-region probability map of the same shape (see the module
+    doc); it picks among candidate quads and offers its own outline's sides.
 
     Corners come back in edge-map pixel coordinates, clockwise from the top-left. When
     ``image`` (any resolution, same framing) is given, the sides are also refined on it
@@ -484,6 +581,11 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
         raise ValueError(f"edge map must be 2-D and at least 8x8, got shape {p.shape}")
     p = np.nan_to_num(np.clip(p, 0.0, 1.0))
     h, w = p.shape
+    if region is not None:
+        region = np.asarray(region, dtype=np.float32).reshape(-1, w) if np.size(region) == h * w else None
+        if region is None:
+            raise ValueError(f"region map must have the edge map's shape {p.shape}")
+        region = np.nan_to_num(np.clip(region, 0.0, 1.0))
     # Convolutions see zero padding past the frame, so CNN (and Sobel) edge maps light up
     # along it; a page edge never runs exactly on the frame border (frame borders are
     # offered as candidate sides separately).
@@ -495,8 +597,11 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
     # (its median; edges are a few percent of the pixels) and its own strong-edge level.
     bg, peak = _quantiles(p, (0.5, params.peak_quantile))
     if peak - bg < params.min_contrast:
-        return QuadResult(None, 0.0, NO_DOCUMENT)
-    p = np.clip((p - bg) / (peak - bg), 0.0, 1.0).astype(np.float32)
+        if region is None:
+            return QuadResult(None, 0.0, NO_DOCUMENT)
+        p = np.zeros_like(p)    # no edge evidence: the region map alone may still outline a page
+    else:
+        p = np.clip((p - bg) / (peak - bg), 0.0, 1.0).astype(np.float32)
     diag = float(np.hypot(h, w))
     s = min(h, w)
     # Transposed-conv side outputs leave a period-2 checkerboard on the edge map; a light
@@ -508,15 +613,21 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
                            minLineLength=max(6, int(params.min_segment * s)),
                            maxLineGap=max(3, int(params.max_gap * s)))
     lines = _segments_to_lines(segs, diag, params.max_lines, params.max_per_direction)
+    if region is not None:
+        lines = _add_lines(lines, _region_lines(region, diag), diag)
     if len(lines) < 2:
         return QuadResult(None, 0.0, NO_DOCUMENT)
     support_map = cv2.dilate(p, np.ones((3, 3), np.uint8))
     support_map = np.clip((support_map - params.support_lo) / (params.support_hi - params.support_lo), 0, 1)
     all_lines = lines + _border_lines(h, w)
-    found = _score_candidates(all_lines, support_map.astype(np.float64), params)
+    found = _score_candidates(all_lines, support_map.astype(np.float64), params, region)
     if found is None:
         return QuadResult(None, 0.0, NO_DOCUMENT)
-    order, corners, conf = found
+    order, corners, conf, iou = found
+    # A page the region map outlines well is found even where its edges are faint
+    # (white on white); confidence is then the region IoU.
+    if iou is not None and conf < params.min_confidence and iou >= params.region_accept:
+        conf = iou
     if conf < params.min_confidence:
         return QuadResult(None, conf, NO_DOCUMENT)
     corners = _refine_on_edge_map(p, all_lines, order, corners, params)

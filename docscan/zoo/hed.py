@@ -14,6 +14,14 @@ the five concatenated side outputs. All outputs are logits; apply a sigmoid for 
 
 Input: float32 RGB scaled to [0, 1], shape (H, W, 3) with H and W divisible by 16.
 Outputs, in order: ``fused``, ``side1`` .. ``side5``, each (H, W, 1).
+
+``region_head=True`` (docscan's addition, not in the seed or the HED paper) appends a 7th
+output, ``region``: logits of "inside the page" (the whole page, also where a finger
+hides it), (H, W, 1). An edge map alone cannot say which of two sharp outlines is the
+page (a sheet on a stack, one page of a booklet, a fold line across a page); the quad
+finder uses the region map to choose among candidate quads and as a fallback outline.
+The head is a two-level FPN on taps 4 and 5 (1/8, 1/16) with a global-context gate:
+about 4k parameters, bilinear upsampling back to the input size.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from keras import layers
 from docscan.zoo.layers import act, bn, channels, check_input_shape, check_positive, conv_bn_act
 
 OUTPUT_NAMES = ("fused", "side1", "side2", "side3", "side4", "side5")
+REGION_OUTPUT = "region"
+REGION_CHANNELS = 16
 TOTAL_STRIDE = 16
 
 
@@ -48,12 +58,30 @@ def _side_output(x, factor: int, index: int, use_bn: bool):
     return x
 
 
-def _heads(inputs, taps, use_bn: bool, name: str) -> keras.Model:
+def _region_head(taps):
+    """Page-region logits at the input size from the 1/8 and 1/16 taps (see module doc)."""
+    c = REGION_CHANNELS
+    deep = conv_bn_act(taps[4], c, 1, name="region_p5")
+    # Global context: which outline is "the page" depends on the whole frame.
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name="region_gap")(taps[4])
+    gate = layers.Conv2D(c, 1, activation="sigmoid", name="region_gate")(gate)
+    deep = layers.Multiply(name="region_p5_gated")([deep, gate])
+    deep = layers.UpSampling2D(2, interpolation="bilinear", name="region_p5_up")(deep)
+    x = layers.Add(name="region_merge")([deep, conv_bn_act(taps[3], c, 1, name="region_p4")])
+    x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="region_mix_dw")(x)
+    x = conv_bn_act(x, c, 1, name="region_mix")
+    x = layers.Conv2D(1, 1, use_bias=True, name="region_logits")(x)
+    return layers.UpSampling2D(8, interpolation="bilinear", name="region_up")(x)
+
+
+def _heads(inputs, taps, use_bn: bool, name: str, region_head: bool = False) -> keras.Model:
     sides = [_side_output(t, 2 ** i, i + 1, use_bn) for i, t in enumerate(taps)]
     fused = layers.Concatenate(axis=-1, name="dsn_fuse_concat")(sides)
     fused = layers.Conv2D(1, 1, padding="same", use_bias=True, name="dsn_fuse_conv")(fused)
     outputs = [layers.Identity(name="fused")(fused)]
     outputs += [layers.Identity(name=f"side{i + 1}")(s) for i, s in enumerate(sides)]
+    if region_head:
+        outputs.append(layers.Identity(name=REGION_OUTPUT)(_region_head(taps)))
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -68,7 +96,8 @@ VGG_HED_STAGES = [
 ]
 
 
-def vgg_style_hed(input_shape=(256, 256, 3), use_batch_norm: bool = True, width: float = 1.0) -> keras.Model:
+def vgg_style_hed(input_shape=(256, 256, 3), use_batch_norm: bool = True, width: float = 1.0,
+                  region_head: bool = False) -> keras.Model:
     arch = "hed_vgg_bn" if use_batch_norm else "hed_vgg"
     _check_hed_input(input_shape, arch)
     check_positive(width, "width", arch)
@@ -80,7 +109,7 @@ def vgg_style_hed(input_shape=(256, 256, 3), use_batch_norm: bool = True, width:
         taps.append(x)
         if s < len(VGG_HED_STAGES) - 1:
             x = layers.MaxPooling2D(2, strides=2, padding="same", name=f"{stage}_pool")(x)
-    return _heads(inputs, taps, use_batch_norm, arch)
+    return _heads(inputs, taps, use_batch_norm, arch, region_head)
 
 
 # ---------------------------------------------------------------------------------------
@@ -130,7 +159,8 @@ def inverted_residual(x, filters: int, stride: int, expansion: int, name: str):
     return layers.Add(name=f"{name}_add")([y, shortcut])
 
 
-def mobilenet_v2_style_hed(input_shape=(256, 256, 3), alpha: float = 1.0) -> keras.Model:
+def mobilenet_v2_style_hed(input_shape=(256, 256, 3), alpha: float = 1.0,
+                           region_head: bool = False) -> keras.Model:
     """The seed's network; ``alpha`` scales every block's output channels (1.0 = seed)."""
     arch = "hed_mobilenet_v2"
     _check_hed_input(input_shape, arch)
@@ -147,4 +177,4 @@ def mobilenet_v2_style_hed(input_shape=(256, 256, 3), alpha: float = 1.0) -> ker
         else:
             x = inverted_residual(x, filters, row[2], row[3], name=f"block{n}")
         n += 1
-    return _heads(inputs, taps, True, arch)
+    return _heads(inputs, taps, True, arch, region_head)
