@@ -8,7 +8,7 @@ by 1 - beta, so the rare boundary pixels are not drowned by the background.
 A run lives in one directory:
 
 * ``ckpt/model.weights.h5``, ``ckpt/optimizer.npz``, ``ckpt/state.json``: the latest
-  checkpoint (written atomically); ``resume=True`` continues from it, including the data
+  checkpoint (the three written as one set: a new folder renamed into place); ``resume=True`` continues from it, including the data
   stream position, so a resumed run sees the same samples as an uninterrupted one.
 * ``model.keras``: the latest model; ``best.keras``: the best by real-photo edge F-score
   when the dev photos are available (else the latest).
@@ -185,17 +185,34 @@ def region_iou(prob: np.ndarray, corners_maps: np.ndarray) -> float:
 # Checkpoints
 
 def _save_checkpoint(model, optimizer, state: dict, ckpt: Path) -> None:
-    ckpt.mkdir(parents=True, exist_ok=True)
-    with atomic_path(ckpt / "model.weights.h5") as tmp:
-        model.save_weights(str(tmp.with_suffix(".weights.h5")))
-        tmp.with_suffix(".weights.h5").replace(tmp)
-    with atomic_path(ckpt / "optimizer.npz") as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, *[np.asarray(v) for v in optimizer.variables])
-    write_json(ckpt / "state.json", state)
+    """Weights, optimizer and state as one set: written into a fresh folder that then
+    replaces ``ckpt`` by renames, so a kill at any moment leaves a complete old or new set."""
+    import shutil
+
+    partial, old = ckpt.with_name(ckpt.name + ".partial"), ckpt.with_name(ckpt.name + ".old")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    model.save_weights(str(partial / "model.weights.h5"))
+    with open(partial / "optimizer.npz", "wb") as f:
+        np.savez(f, *[np.asarray(v) for v in optimizer.variables])
+    write_json(partial / "state.json", state)
+    shutil.rmtree(old, ignore_errors=True)
+    if ckpt.exists():
+        ckpt.rename(old)
+    partial.rename(ckpt)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _checkpoint_dir(ckpt: Path) -> Path | None:
+    """The complete checkpoint set: ``ckpt``, or ``ckpt.old`` after a kill between renames."""
+    for d in (ckpt, ckpt.with_name(ckpt.name + ".old")):
+        if (d / "state.json").is_file():
+            return d
+    return None
 
 
 def _load_checkpoint(model, optimizer, ckpt: Path) -> dict:
+    ckpt = _checkpoint_dir(ckpt) or ckpt
     try:
         state = json.loads((ckpt / "state.json").read_text())
         model.load_weights(str(ckpt / "model.weights.h5"))
@@ -277,9 +294,9 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, shared_dir=None, cons
         raise DocscanError(f"train: input size {cfg.input_size} must be divisible by 16")
     if cfg.steps <= 0 or cfg.batch <= 0:
         raise DocscanError("train: steps and batch must be positive")
-    if resume and not (ckpt / "state.json").is_file():
+    if resume and _checkpoint_dir(ckpt) is None:
         raise DocscanError(f"{ckpt}: no checkpoint to resume from")
-    if not resume and (ckpt / "state.json").is_file():
+    if not resume and _checkpoint_dir(ckpt) is not None:
         raise DocscanError(f"{out}: already holds a run; pass --resume or choose another --out")
     if cfg.threads:
         try:

@@ -66,7 +66,18 @@ def test_train_checkpoint_resume_and_curve(tmp_path):
 
     import keras
 
+    from docscan import zoo
+    from docscan.train import _load_checkpoint
+
     before = keras.models.load_model(out / "model.keras").get_weights()
+    # The checkpoint restores exactly the weights saved at step 6, optimizer state included.
+    fresh = zoo.build("hed_mobilenet_v2", input_shape=(64, 64, 3))
+    opt = keras.optimizers.Adam()
+    state = _load_checkpoint(fresh, opt, out / "ckpt")
+    assert state["step"] == 6 and int(opt.iterations.numpy()) == 6
+    assert all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), before))
+    # A kill between the two renames of a checkpoint write leaves only ckpt.old: still resumable.
+    (out / "ckpt").rename(out / "ckpt.old")
     cfg = TrainConfig(input_size=64, steps=8, batch=2, ckpt_every=3, log_every=1, threads=2, dev_eval=False)
     resumed = train(cfg, out, resume=True)
     assert resumed["step"] == 8

@@ -58,5 +58,5 @@ def command(arch, alpha, width, region_head, init_from, steps, batch, input_size
     best = result.get("best_dev_f")
     console.print(f"done: step {result['step']}, final loss {result['final_loss']:.4f}, "
                   f"{result['elapsed_s'] / 60:.1f} min"
-                  + (f", best dev edge F {best:.3f}" if best is not None else "")
+                  + (f", best dev score {best:.3f}" if best is not None else "")
                   + f"; model {Path(out_dir) / 'best.keras'}")
