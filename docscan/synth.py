@@ -37,10 +37,10 @@ import cv2
 import numpy as np
 
 from docscan.errors import DocscanError
+from docscan.images import IMAGE_SUFFIXES
 from docscan.paths import shared_dir as shared_dir_default
 
 SEED_SAMPLES = Path("data") / "author-hed-samples" / "sample_images"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 # Real photos come from phones: a page usually fills a good part of a 3:4 frame.
 CAMERA_ASPECTS = (4 / 3, 4 / 3, 4 / 3, 3 / 4, 16 / 9, 1.0)   # height / width
 OUT_OF_FRAME_SHARE = 0.12           # pages pushed partly (<= ~15 %) out of frame

@@ -47,6 +47,7 @@ def test_unfolded_bn_is_caught_with_per_kernel_diff(base_baseline, demo_models, 
     assert "REGRESSION" in r.output and "+1 ADD, +1 MUL" in r.output
     v = json.loads(out.read_text())
     assert v["status"] == "REGRESSION" and 1.015 < v["ratio"] < 1.05     # ~2.7 % more instructions
+    assert v["emulated"] is False and v["device"] == "host"
     assert len(v["attempts"]) == 2 and v["attempts"][0]["per_inference"] == v["attempts"][1]["per_inference"]
     added = {row["name"] for row in v["op_diff"] if row["change"] == "added"}
     assert any("vmul" in name for name in added) and any("vadd" in name for name in added)

@@ -37,6 +37,7 @@ def test_emulated_counts_catch_unfolded_bn_and_pass_self(isa, demo_models, tmp_p
     assert entry.stats["per_inference"] > 1_000_000
     same = check(demo_models["base"], path, f"emu:{isa}", deterministic=True, confirm=False)
     assert same.passed and abs(same.ratio - 1) < 0.002     # guest counts repeat to ~0.02 %
+    assert same.to_dict()["emulated"] is True
     slow = check(demo_models["bn_unfolded"], path, f"emu:{isa}", deterministic=True, allow_op_change=True,
                  confirm=False)
     assert not slow.passed and slow.ratio > 1.01           # +1.9 % (armv7) / +4.7 % (aarch64)

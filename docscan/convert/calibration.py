@@ -12,8 +12,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from docscan.errors import DocscanError
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+from docscan.images import IMAGE_SUFFIXES
 
 
 def list_images(directory: str | Path) -> list[Path]:
@@ -22,7 +21,7 @@ def list_images(directory: str | Path) -> list[Path]:
         raise DocscanError(f"{d}: calibration directory does not exist")
     files = sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
-        raise DocscanError(f"{d}: no images (.jpg, .png, .bmp, .webp) in calibration directory")
+        raise DocscanError(f"{d}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in calibration directory")
     return files
 
 

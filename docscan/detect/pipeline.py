@@ -19,10 +19,10 @@ import numpy as np
 
 from docscan.detect.quad import NO_DOCUMENT, QuadParams, DEFAULT_PARAMS, find_quad, order_corners, refine_corners
 from docscan.errors import DocscanError
+from docscan.images import IMAGE_SUFFIXES  # re-exported: eval imports it from here
 from docscan.paths import MODELS_DIR
 
 REFINE_MIN_SCALE = 2.0   # photo / edge-map size from which sub-pixel refinement on the photo pays
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def default_model_path() -> Path:

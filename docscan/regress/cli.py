@@ -68,7 +68,7 @@ def print_verdict(v: gate.Verdict, top: int = 15, table: bool = True) -> None:
     from rich.table import Table
 
     console = Console()
-    emu = " EMULATED" if v.device.startswith("emu:") else ""
+    emu = " EMULATED" if v.emulated else ""
     colour = "red" if not v.passed else "green"
     if v.mode == "instructions":
         what = f"{v.new_value:,.0f} vs {v.base_value:,.0f} instructions/inference"
@@ -121,7 +121,7 @@ def write_png(v: gate.Verdict, path: Path) -> Path:
     a1.set_xlabel("measurement (2nd = confirmation)")
     a1.set_ylabel("change vs baseline (%)")
     a1.legend(fontsize=8)
-    emu = " - EMULATED" if v.device.startswith("emu:") else ""
+    emu = " - EMULATED" if v.emulated else ""
     a1.set_title(f"{v.status}: {v.mode}{emu}", fontsize=9)
     rows = [r for r in v.op_diff if r["delta"]][:15]
     if rows:

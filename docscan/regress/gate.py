@@ -57,8 +57,13 @@ class Verdict:
             return "REGRESSION"
         return "faster" if self.improved else "ok"
 
+    @property
+    def emulated(self) -> bool:
+        """qemu-user ARM: instruction-set emulation, not phone speed."""
+        return self.device.startswith("emu:")
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "status": self.status}
+        return {**asdict(self), "status": self.status, "emulated": self.emulated}
 
 
 # --- statistics --------------------------------------------------------------------------
