@@ -621,18 +621,58 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None) -> Samp
     src = np.array([[0, 0], [tw, 0], [tw, th], [0, th]], np.float32)
     H = cv2.getPerspectiveTransform(src, quad)
 
-    # Behind the page: a sheet of the same stack / the facing page of a booklet (common in
-    # real photos; the label is the one page, so the spine between them is an edge).
-    if rng.random() < 0.25:
-        offset = rng.normal(0, 0.08, 2) * np.array([rw, rh])
-        other = quad + offset.astype(np.float32)
-        if rng.random() < 0.6:   # booklet: facing page shares an edge
+    # Behind or beside the page: a sheet of the same stack, the facing page of a book, or a
+    # picture on the wall (common in real photos). The label is one page; the spine or the
+    # other sheet's outline crossing the scene is an edge of it or no edge at all.
+    label = quad                  # the labelled page (the facing page of a spread may take over)
+    spine = None
+    if rng.random() < 0.3:
+        scene = rng.random()
+        if scene < 0.5:           # booklet: the facing page shares an edge
             i = int(rng.integers(4))
             a, b = quad[i], quad[(i + 1) % 4]
             c, d = quad[(i + 2) % 4], quad[(i + 3) % 4]
             other = np.array([a, b, b + (b - c), a + (a - d)], np.float32)
-        if rng.random() < 0.6:
-            otex = _page_document(rng, th // 2, tw // 2, shared_dir) * rng.uniform(0.85, 1.0)
+            if rng.random() < 0.6:
+                # an open book: a like page (same paper, full detail) and a shaded spine; the
+                # user aims at one page, so the label is the page nearer the frame centre
+                otex = _page_document(rng, th, tw, shared_dir)
+                otex *= (np.median(tex.reshape(-1, 3), 0) / np.maximum(np.median(otex.reshape(-1, 3), 0), 1.0)
+                         ).astype(np.float32)[None, None] * rng.uniform(0.92, 1.0)
+                # the whole spread in frame, as when a book is photographed
+                both = np.concatenate([quad, other])
+                lo, hi = both.min(0), both.max(0)
+                fit = min(1.0, 0.97 * rw / (hi - lo)[0], 0.97 * rh / (hi - lo)[1])
+                half = (hi - lo) * fit / 2
+                new_centre = np.array([rng.uniform(half[0] + 1, max(half[0] + 1, rw - 2 - half[0])),
+                                       rng.uniform(half[1] + 1, max(half[1] + 1, rh - 2 - half[1]))], np.float32)
+                quad = ((quad - (lo + hi) / 2) * fit + new_centre).astype(np.float32)
+                other = ((other - (lo + hi) / 2) * fit + new_centre).astype(np.float32)
+                H = cv2.getPerspectiveTransform(src, quad)
+                a, b = quad[i], quad[(i + 1) % 4]
+                spine = (a, b)
+                frame_centre = np.array([rw / 2, rh / 2], np.float32)
+                if np.linalg.norm(other.mean(0) - frame_centre) < np.linalg.norm(quad.mean(0) - frame_centre):
+                    label = other
+            elif rng.random() < 0.6:
+                otex = _page_document(rng, th // 2, tw // 2, shared_dir) * rng.uniform(0.85, 1.0)
+            else:
+                otex = None
+        elif scene < 0.8:         # a sheet of the same stack, shifted
+            other = quad + (rng.normal(0, 0.08, 2) * np.array([rw, rh])).astype(np.float32)
+            otex = _page_document(rng, th // 2, tw // 2, shared_dir) * rng.uniform(0.85, 1.0) \
+                if rng.random() < 0.6 else None
+        else:                     # a picture / poster behind the page, with a frame
+            centre = quad.mean(0)
+            other = ((quad - centre) * rng.uniform(0.7, 1.3) + centre
+                     + rng.normal(0, 0.25, 2).astype(np.float32) * np.sqrt(cv2.contourArea(quad)))
+            other = other.astype(np.float32)
+            reals = real_backgrounds(shared_dir)
+            oh, ow = max(8, th // 2), max(8, tw // 2)
+            otex = _crop_resize(rng, reals[int(rng.integers(len(reals)))], oh, ow) if reals else _bg_granite(rng, oh, ow)
+            border = int(max(1, rng.uniform(0.0, 0.08) * min(oh, ow)))
+            otex[:border], otex[-border:], otex[:, :border], otex[:, -border:] = (_color(rng, 0, 120),) * 4
+        if otex is not None:
             oh, ow = otex.shape[:2]
             H2 = cv2.getPerspectiveTransform(np.array([[0, 0], [ow, 0], [ow, oh], [0, oh]], np.float32), other)
             olayer = cv2.warpPerspective(otex, H2, (rw, rh), flags=cv2.INTER_LINEAR)
@@ -647,6 +687,8 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None) -> Samp
     if kind == "document" and rng.random() < 0.5:   # paper shading / slight bend in the light
         layer *= (0.85 + 0.15 * _lowfreq(rng, rh, rw, 3))
     field = _curl_field(rng, rh, rw, quad)
+    if label is not quad:
+        field = None            # the labelled facing page lies flat; keep its outline exact
     if field is not None:
         gx, gy = np.meshgrid(np.arange(rw, dtype=np.float32), np.arange(rh, dtype=np.float32))
         mx, my = gx - field[..., 0], gy - field[..., 1]
@@ -658,15 +700,23 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None) -> Samp
         canvas *= (1 - 0.35 * sh)[..., None]
     a3 = alpha[..., None]
     canvas = canvas * (1 - a3) + layer * a3
+    if spine is not None:       # a book's gutter: both pages darken towards the spine
+        a, b = spine
+        n = np.array([-(b - a)[1], (b - a)[0]], np.float32) / (np.linalg.norm(b - a) + 1e-6)
+        gx, gy = np.meshgrid(np.arange(rw, dtype=np.float32), np.arange(rh, dtype=np.float32))
+        dist = np.abs((gx - a[0]) * n[0] + (gy - a[1]) * n[1])
+        width = rng.uniform(0.02, 0.08) * np.sqrt(cv2.contourArea(quad))
+        pages = np.clip(alpha + oalpha[..., 0], 0, 1)
+        canvas *= (1 - pages * rng.uniform(0.1, 0.45) * np.exp(-(dist / width) ** 2))[..., None]
 
     # Occluders over the page edges.
     occ = np.zeros((rh, rw), bool)
     r = rng.random()
     if r < 0.35:
         for _ in range(int(rng.integers(1, 3))):
-            _draw_finger(rng, canvas, occ, quad)
+            _draw_finger(rng, canvas, occ, label)
     if rng.random() < 0.2:
-        _draw_object(rng, canvas, occ, quad, over_edge=True)
+        _draw_object(rng, canvas, occ, label, over_edge=True)
 
     canvas = _lighting(rng, canvas)
     frame = np.clip(canvas, 0, 255).astype(np.uint8)
@@ -676,8 +726,8 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None) -> Samp
     sx, sy = out_w / rw, out_h / rh
     scale = np.array([sx, sy], np.float32)
     # cv2 convention (integer = pixel centre) on both canvases.
-    boundary = (_displace(_boundary_points(quad), field) + 0.5) * scale - 0.5
-    corners = (_displace(quad, field) + 0.5) * scale - 0.5
+    boundary = (_displace(_boundary_points(label), field) + 0.5) * scale - 0.5
+    corners = (_displace(label, field) + 0.5) * scale - 0.5
     edges = np.zeros((out_h, out_w), np.uint8)
     shift = 4   # sub-pixel polyline coordinates
     cv2.polylines(edges, [np.round(boundary * (1 << shift)).astype(np.int32)],

@@ -79,6 +79,7 @@ class QuadParams:
     region_scale: int = 4           # IoUs on the region map shrunk by this factor
     region_accept: float = 0.85     # IoU that accepts a quad whose edge support is weak
     region_line_support: float = 0.3   # support credited along a region side
+    region_interior_penalty: float = 0.0   # interior-line penalty also with a region map
 
 
 DEFAULT_PARAMS = QuadParams()
@@ -339,8 +340,12 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
     if region is not None:
         top = np.arange(min(params.region_rerank, len(O)))
         ious = _region_ious(corners[top], region, params.region_scale)
+        key = score[top]
+        if params.region_interior_penalty > 0 and n > 4:
+            inner = _interior_support(corners[top], O[top], C, D, span, lines, min(h, w), params.interior_cover)
+            key = key - params.region_interior_penalty * inner
         # (+1: with no edge evidence at all, the region alone still ranks them)
-        best = int(np.argmax((np.maximum(score[top], 0.0) + 1.0) * ious ** params.region_power))
+        best = int(np.argmax((np.maximum(key, 0.0) + 1.0) * ious ** params.region_power))
         iou = float(ious[best])
     elif params.interior_penalty > 0 and n > 4:
         # Rerank the front runners: a strong line running across a quad's inside means it
