@@ -91,7 +91,7 @@ def test_corrupt_model_is_a_clear_error(tmp_path, demo_models):
     bad = tmp_path / "bad.tflite"
     data = demo_models["base"].read_bytes()
     bad.write_bytes(data[:8] + b"\xff" * 64)
-    with pytest.raises(DocscanError, match="bad.tflite: corrupt TFLite model"):
+    with pytest.raises(DocscanError, match="bad.tflite: corrupt or truncated TFLite model"):
         bl.ModelId.of(bad)
 
 

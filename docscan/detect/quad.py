@@ -364,15 +364,16 @@ def _region_ious(corners: np.ndarray, region: np.ndarray, scale: int) -> np.ndar
     h, w = region.shape
     small = cv2.resize(region, (max(1, w // scale), max(1, h // scale)), interpolation=cv2.INTER_AREA)
     sx, sy = small.shape[1] / w, small.shape[0] / h
-    total = float(small.sum())
-    mask = np.zeros(small.shape, np.uint8)
+    flat = small.ravel()
+    total = float(flat.sum())
+    mask = np.zeros(small.shape, np.float32)
+    mflat = mask.ravel()
     out = np.empty(len(corners))
     pts = np.round(((corners + 0.5) * np.array([sx, sy]) - 0.5) * 16).astype(np.int32)
     for k in range(len(corners)):
-        mask[:] = 0
-        cv2.fillConvexPoly(mask, pts[k], 1, cv2.LINE_8, 4)
-        area = float(np.count_nonzero(mask))
-        inter = float(small[mask.view(bool)].sum())
+        mask.fill(0)
+        cv2.fillConvexPoly(mask, pts[k], 1.0, cv2.LINE_8, 4)
+        area, inter = float(mflat.sum()), float(mflat @ flat)
         union = area + total - inter
         out[k] = inter / union if union > 0 else 0.0
     return out

@@ -43,27 +43,12 @@ class ModelId:
 
 
 def op_list(data: bytes, source: str = "model") -> list[str]:
-    """Builtin op names of every subgraph, in stored (execution) order."""
-    from ai_edge_litert import schema_py_generated as s
+    """Builtin op names of every subgraph, in stored (execution) order; ops of subgraph
+    g > 0 carry ``@g``. Read with the same bounds-checked reader as ``docscan inspect``."""
+    from docscan.convert.inventory import read_inventory
 
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise DocscanError(f"{source}: not a TFLite flatbuffer (no TFL3 identifier)")
-    names = {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
-    try:
-        model = s.Model.GetRootAs(data, 0)
-        ops = []
-        for g in range(model.SubgraphsLength()):
-            sub = model.Subgraphs(g)
-            for i in range(sub.OperatorsLength()):
-                code = model.OperatorCodes(sub.Operators(i).OpcodeIndex())
-                num = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-                name = names.get(num, f"BUILTIN_{num}")
-                if name == "CUSTOM":
-                    name = "CUSTOM:" + (code.CustomCode() or b"?").decode(errors="replace")
-                ops.append(name if g == 0 else f"{name}@{g}")
-    except Exception as exc:  # noqa: BLE001 - any flatbuffer error means a broken file
-        raise DocscanError(f"{source}: corrupt TFLite model ({type(exc).__name__})") from None
-    return ops
+    inv = read_inventory(data, source)
+    return [op.op if op.subgraph == 0 else f"{op.op}@{op.subgraph}" for op in inv.ops]
 
 
 def describe_op_change(old: list[str], new: list[str]) -> str:
