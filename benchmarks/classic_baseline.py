@@ -2,7 +2,9 @@
 
 Sets: the real development photos (``../shared/data/real-photos-dev`` with labels.json)
 and a held-out synthetic set of 500 images from ``docscan.synth.write_set`` with seed 9001
-(training streams use seed 1), written once to ~/.cache/docscan/.
+(training streams use seeds 1 and 2), written once to ~/.cache/docscan/ per generator version.
+For a model with the region head, "hed-edges-only" is the same model with the region map
+ignored (an ablation).
 
     python3 benchmarks/classic_baseline.py [--model M] [--synth-n 500] [--skip-synth]
 
@@ -126,6 +128,9 @@ def main(argv=None):
     ap.add_argument("--model", default=None, help="edge model for the HED method (default: the shipped one)")
     ap.add_argument("--synth-n", type=int, default=500)
     ap.add_argument("--skip-synth", action="store_true")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=DIR",
+                    help="also evaluate the labelled set in DIR as NAME (e.g. the held-out set of an earlier "
+                         "generator version)")
     ap.add_argument("--classic-only", action="store_true")
     ap.add_argument("-o", "--out", type=Path, default=RESULTS / "classic_baseline.json")
     args = ap.parse_args(argv)
@@ -141,6 +146,9 @@ def main(argv=None):
         try:
             det = Detector(args.model)
             detectors["hed+quad"] = det
+            if det.model.has_region:
+                # ablation: the same model's edge map alone (no region head), same quad finder
+                detectors["hed-edges-only"] = Detector(model=det.model, use_region=False)
             model_name = str(Path(det.model.path).relative_to(REPO)) if str(det.model.path).startswith(str(REPO)) \
                 else str(det.model.path)
         except DocscanError as exc:
@@ -166,6 +174,12 @@ def main(argv=None):
         print(f"synth: mean share of the page inside the frame {entry['visible_share']['mean']:.4f} "
               "(the IoU no detector can beat when a side lies outside the frame)")
         report["sets"][f"synth-{args.synth_n}"] = entry
+    for spec in args.also:
+        name, _, d = spec.partition("=")
+        d = Path(d)
+        if not name or not (d / "labels.json").is_file():
+            sys.exit(f"error: --also {spec}: expected NAME=DIR with DIR/labels.json")
+        report["sets"][name] = run_set(name, d, d / "labels.json", detectors)
     write_json(args.out, report)
     plot(report, args.out.with_suffix(".png"))
     print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
