@@ -158,23 +158,35 @@ def compare(ref: list[np.ndarray], test: list[np.ndarray], names, hw, inputs_lab
         outs.append(OutputParity(name, float(diff.max()), float(diff.mean()), psnr(r, t, peak),
                                  float(diff.max()) / max(mag, 1.0),
                                  edge_f_score(r, t) if edge else None, top1))
-    iou = corner_fn(ref[0], test[0], logits) if (edge and corner_fn) else None
+    if edge and corner_fn:
+        # a region-head HED's quad finder also reads its region output
+        k = list(names).index("region") if "region" in list(names) else None
+        iou = corner_fn(ref[0], test[0], logits, None if k is None else ref[k], None if k is None else test[k])
+    else:
+        iou = None
     return SetParity(inputs_label, int(ref[0].shape[0]), space, outs, iou)
 
 
 def corner_iou_fn():
-    """Mean IoU of the page quads found on Keras vs .tflite fused maps, if detection exists."""
+    """Mean IoU of the page quads found on Keras vs .tflite fused maps (and region maps, for
+    a region-head HED), if detection exists."""
     try:
         from docscan.detect.quad import find_quad
     except ImportError:
         return None
     import cv2
 
-    def fn(ref, test, logits):
+    def fn(ref, test, logits, ref_region=None, test_region=None):
         ious = []
-        for r, t in zip(ref, test):
+        for i, (r, t) in enumerate(zip(ref, test)):
             pr, pt = (sigmoid(r), sigmoid(t)) if logits else (r, t)
-            qa, qb = find_quad(pr[..., 0].astype(np.float32)), find_quad(pt[..., 0].astype(np.float32))
+            ra = rb = None
+            if ref_region is not None:
+                ra, rb = ((sigmoid(ref_region[i]), sigmoid(test_region[i])) if logits
+                          else (ref_region[i], test_region[i]))
+                ra, rb = ra[..., 0].astype(np.float32), rb[..., 0].astype(np.float32)
+            qa = find_quad(pr[..., 0].astype(np.float32), region=ra)
+            qb = find_quad(pt[..., 0].astype(np.float32), region=rb)
             ca, cb = getattr(qa, "corners", None), getattr(qb, "corners", None)
             if ca is None and cb is None:
                 continue
