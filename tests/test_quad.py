@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -191,13 +193,35 @@ def test_region_picks_the_booklet_page_it_covers():
         check(find_quad(m, region=region_map(page, noise=0.05)), page, 0.95)
 
 
-def test_region_keeps_a_folded_page_whole():
-    # a fold line right across the page: the edge map alone takes half the page
+def _with_line_across(m, page, value):
+    a, b = (page[0] + page[3]) / 2, (page[1] + page[2]) / 2
+    cv2.line(m, tuple(np.round(a).astype(int)), tuple(np.round(b).astype(int)), value, 3, cv2.LINE_AA)
+    return m
+
+
+def test_region_without_deferral_keeps_a_folded_page_whole():
+    # a sharp fold line across the page: the edges alone take half the page; the region
+    # keeps it whole once it is trusted over such lines (region_defer=0, see the next test)
     page = QUAD
-    m = edge_map(page)
-    fold_a, fold_b = (page[0] + page[3]) / 2, (page[1] + page[2]) / 2
-    cv2.line(m, tuple(np.round(fold_a).astype(int)), tuple(np.round(fold_b).astype(int)), 1.0, 3, cv2.LINE_AA)
-    check(find_quad(m, region=region_map(page)), page, 0.97)
+    m = _with_line_across(edge_map(page), page, 1.0)
+    alone = find_quad(m)
+    assert alone.corners is not None and polygon_iou(alone.corners, page) < 0.7
+    trusting = dataclasses.replace(DEFAULT_PARAMS, region_defer=0.0)
+    check(find_quad(m, region=region_map(page), params=trusting), page, 0.97)
+
+
+def test_a_strong_line_across_the_region_hands_the_choice_to_the_edges():
+    # an open book whose whole spread the region map covers: the gutter is as sharp as the
+    # page sides, so the edge finder's split (one page) wins over the region's spread
+    left = np.array([[40, 50], [128, 52], [128, 210], [42, 208]], np.float64)
+    right = np.array([[128, 52], [216, 50], [214, 208], [128, 210]], np.float64)
+    spread = np.array([left[0], right[1], right[2], left[3]])
+    m = np.maximum(edge_map(left), edge_map(right))
+    res = find_quad(m, region=region_map(spread))
+    assert res.corners is not None
+    assert max(polygon_iou(res.corners, left), polygon_iou(res.corners, right)) > 0.95
+    no_defer = dataclasses.replace(DEFAULT_PARAMS, region_defer=0.0)
+    check(find_quad(m, region=region_map(spread), params=no_defer), spread, 0.95)
 
 
 def test_region_picks_the_top_sheet_of_a_stack():

@@ -80,6 +80,10 @@ class QuadParams:
     region_accept: float = 0.85     # IoU that accepts a quad whose edge support is weak
     region_line_support: float = 0.3   # support credited along a region side
     region_interior_penalty: float = 0.0   # interior-line penalty also with a region map
+    region_defer: float = 0.5       # a line across the region's pick supported over this share
+                                    # of the pick's size ...
+    region_dip: float = -1.0        # ... where the region map dips by more than this hands the
+                                    # choice back to the edges
 
 
 DEFAULT_PARAMS = QuadParams()
@@ -347,6 +351,19 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
         # (+1: with no edge evidence at all, the region alone still ranks them)
         best = int(np.argmax((np.maximum(key, 0.0) + 1.0) * ious ** params.region_power))
         iou = float(ious[best])
+        if params.region_defer > 0 and n > 4:
+            inner, j, t0, t1 = (v[0] for v in _interior_support(
+                corners[[best]], O[[best]], C, D, span, lines, min(h, w), params.interior_cover, which=True))
+            if (inner > params.region_defer * np.sqrt(cv2.contourArea(corners[best].astype(np.float32)))
+                    and _region_dip(region, C[j], D[j], t0, t1) > params.region_dip):
+                # a strong line runs right across the region's pick and the region itself
+                # hesitates there (a book's gutter, a page in front of a picture): the edge
+                # finder's own choice, which splits there, decides
+                top = np.arange(min(params.rerank, len(O)))
+                inner = _interior_support(corners[top], O[top], C, D, span, lines, min(h, w),
+                                          params.interior_cover)
+                best = int(np.argmax(score[top] - params.interior_penalty * inner))
+                iou = float(_region_ious(corners[[best]], region, params.region_scale)[0])
     elif params.interior_penalty > 0 and n > 4:
         # Rerank the front runners: a strong line running across a quad's inside means it
         # spans two things (both pages of a booklet, a page and the picture above it).
@@ -377,6 +394,22 @@ def _region_ious(corners: np.ndarray, region: np.ndarray, scale: int) -> np.ndar
         union = area + total - inter
         out[k] = inter / union if union > 0 else 0.0
     return out
+
+
+def _region_dip(region: np.ndarray, c, d, t0: float, t1: float) -> float:
+    """How much lower the region map is along the segment c + t d (t0..t1) than beside it."""
+    h, w = region.shape
+    off = max(3.0, 0.04 * min(h, w))
+    ts = np.linspace(t0, t1, 24)[2:-2]
+    nrm = np.array([-d[1], d[0]])
+    pts = c[None, :] + ts[:, None] * d[None, :]
+    samples = []
+    for o in (0.0, -off, off):
+        q = (pts + o * nrm).astype(np.float32)
+        samples.append(cv2.remap(region, q[:, 0:1], q[:, 1:2], cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE).ravel())
+    on, left, right = (float(np.mean(v)) for v in samples)
+    return min(left, right) - on
 
 
 def _region_lines(region: np.ndarray, diag: float) -> list[_Line]:
@@ -469,7 +502,7 @@ class _Span:
         return self.CS[j, i1] - self.CS[j, i0], self.CI[j, i1] - self.CI[j, i0]
 
 
-def _interior_support(corners, orders, C, D, span, lines, size, min_cover):
+def _interior_support(corners, orders, C, D, span, lines, size, min_cover, which=False):
     """Per candidate: edge support of the other real lines strictly inside the quad.
 
     Each line is clipped to the quad (4 half-planes), the ends within ``margin`` of the
@@ -521,7 +554,12 @@ def _interior_support(corners, orders, C, D, span, lines, size, min_cover):
     reach = ((run(lo0 + gap, lo0 + gap + win) >= 0.5 * win) & (run(hi0 - gap - win, hi0 - gap) >= 0.5 * win))
     across = (sup >= min_cover * np.maximum(length, 1.0)) & reach
     # the strongest one: a second page or object adds one such line, text adds many weak ones
-    return np.where(across, sup, 0.0).max(axis=1)
+    strength = np.where(across, sup, 0.0)
+    if which:   # and where it runs: (strength, line index, t0, t1) per candidate
+        j_best = strength.argmax(axis=1)
+        rows = np.arange(K)
+        return strength[rows, j_best], j_best, lo[rows, j_best], hi[rows, j_best]
+    return strength.max(axis=1)
 
 
 def _refit_sides(p: np.ndarray, quads_sides, band: float, lo: float):
