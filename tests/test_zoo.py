@@ -175,6 +175,23 @@ def test_hed_mobilenet_v2_float32_size():
     assert count(build("hed_vgg_bn")).float32_bytes / 1e6 == pytest.approx(4.4, abs=0.05)
 
 
+@pytest.mark.parametrize("arch", ["hed_mobilenet_v2", "hed_vgg_bn"])
+def test_region_head_adds_one_full_size_output_and_keeps_the_seed_layers(arch):
+    import numpy as np
+
+    plain = build(arch, input_shape=(64, 64, 3))
+    with_region = build(arch, input_shape=(64, 64, 3), region_head=True)
+    assert list(with_region.output_names) == list(plain.output_names) + ["region"]
+    assert [tuple(o.shape) for o in with_region.outputs] == [(None, 64, 64, 1)] * 7
+    plain_layers = {layer.name for layer in plain.layers}
+    added = [layer.name for layer in with_region.layers if layer.name not in plain_layers]
+    assert added and all(name.startswith("region") for name in added)
+    extra = with_region.count_params() - plain.count_params()
+    assert 0 < extra < 0.05 * plain.count_params()
+    out = with_region(np.zeros((1, 64, 64, 3), np.float32))
+    assert np.isfinite(np.asarray(out[-1])).all()
+
+
 # --------------------------------------------------------------------------------------
 # Shapes: small inputs, tiny forward passes.
 

@@ -74,7 +74,7 @@ class QuadParams:
     max_gap: float = 0.03
     ratio_power: float = 2.0        # score *= (supported share of the in-frame outline) ** this
     # with a region map:
-    region_rerank: int = 64         # front runners reranked by IoU with the region
+    region_rerank: int = 32         # front runners reranked by IoU with the region
     region_power: float = 4.0       # rank key = edge score * IoU ** this
     region_scale: int = 4           # IoUs on the region map shrunk by this factor
     region_accept: float = 0.85     # IoU that accepts a quad whose edge support is weak

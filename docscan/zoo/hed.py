@@ -21,7 +21,7 @@ hides it), (H, W, 1). An edge map alone cannot say which of two sharp outlines i
 page (a sheet on a stack, one page of a booklet, a fold line across a page); the quad
 finder uses the region map to choose among candidate quads and as a fallback outline.
 The head is a two-level FPN on taps 4 and 5 (1/8, 1/16) with a global-context gate:
-about 4k parameters, bilinear upsampling back to the input size.
+3,057 parameters (alpha 1.0), bilinear upsampling back to the input size.
 """
 
 from __future__ import annotations
