@@ -257,3 +257,18 @@ def test_empty_region_and_no_edges_is_no_document():
 def test_region_shape_must_match():
     with pytest.raises(ValueError, match="region map"):
         find_quad(edge_map(QUAD), region=np.zeros((S // 2, S), np.float32))
+
+
+def test_a_region_that_fits_no_candidate_leaves_the_choice_to_the_edges():
+    # a close-up where the region head sees only scraps: no candidate quad covers them
+    m = edge_map(QUAD, clutter=6, seed=3)
+    scraps = np.zeros((S, S), np.float32)
+    cv2.circle(scraps, (30, 230), 18, 1.0, -1)
+    cv2.circle(scraps, (230, 20), 12, 1.0, -1)
+    alone = find_quad(m)
+    res = find_quad(m, region=scraps)
+    assert res.corners is not None and np.allclose(res.corners, alone.corners)
+    check(res, QUAD)
+    trusting = dataclasses.replace(DEFAULT_PARAMS, region_trust=0.0)
+    misled = find_quad(m, region=scraps, params=trusting)
+    assert misled.corners is None or polygon_iou(misled.corners, QUAD) < 0.9

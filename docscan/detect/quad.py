@@ -21,9 +21,12 @@ Steps (all in edge-map pixels):
 With a page-region map (an HED with ``region_head``), the region decides what the edges
 cannot: the 4 sides of the region's outline join the candidate lines (a side the edge
 model missed in clutter is still offered), and the front runners are reranked by their
-edge score times their IoU with the region, to a power. A sheet on a stack, one page of a
-booklet, or half a page cut at a fold line all have sharp outlines; only one of them
-covers the region. The interior-line penalty is then off: it guessed at the same thing.
+edge score times their IoU with the region, to a power. A sheet on a stack, a sheet next
+to another, half a page cut at a fold line all have sharp outlines; only one of them
+covers the region. Two guards hand the choice back to the edges (step 4 as above): no
+candidate fits the region (IoU below ``region_trust``: a close-up the head sees only in
+scraps), or a strong line runs right across the region's pick (``region_defer``: on real
+photos the head merges a book's two pages, or a page and the picture behind it).
 
 ``refine_corners`` then snaps the sides to the strongest intensity step in the
 full-resolution photo, which the coarse edge map cannot resolve.
@@ -80,10 +83,9 @@ class QuadParams:
     region_accept: float = 0.85     # IoU that accepts a quad whose edge support is weak
     region_line_support: float = 0.3   # support credited along a region side
     region_interior_penalty: float = 0.0   # interior-line penalty also with a region map
+    region_trust: float = 0.5       # below this IoU of the region's pick, the edges decide
     region_defer: float = 0.5       # a line across the region's pick supported over this share
-                                    # of the pick's size ...
-    region_dip: float = -1.0        # ... where the region map dips by more than this hands the
-                                    # choice back to the edges
+                                    # of the pick's size hands the choice back to the edges
 
 
 DEFAULT_PARAMS = QuadParams()
@@ -351,19 +353,21 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
         # (+1: with no edge evidence at all, the region alone still ranks them)
         best = int(np.argmax((np.maximum(key, 0.0) + 1.0) * ious ** params.region_power))
         iou = float(ious[best])
-        if params.region_defer > 0 and n > 4:
-            inner, j, t0, t1 = (v[0] for v in _interior_support(
-                corners[[best]], O[[best]], C, D, span, lines, min(h, w), params.interior_cover, which=True))
-            if (inner > params.region_defer * np.sqrt(cv2.contourArea(corners[best].astype(np.float32)))
-                    and _region_dip(region, C[j], D[j], t0, t1) > params.region_dip):
-                # a strong line runs right across the region's pick and the region itself
-                # hesitates there (a book's gutter, a page in front of a picture): the edge
-                # finder's own choice, which splits there, decides
-                top = np.arange(min(params.rerank, len(O)))
-                inner = _interior_support(corners[top], O[top], C, D, span, lines, min(h, w),
-                                          params.interior_cover)
-                best = int(np.argmax(score[top] - params.interior_penalty * inner))
-                iou = float(_region_ious(corners[[best]], region, params.region_scale)[0])
+        defer = iou < params.region_trust   # no candidate fits the region: it is no guide
+        if not defer and params.region_defer > 0 and n > 4:
+            inner = _interior_support(corners[[best]], O[[best]], C, D, span, lines, min(h, w),
+                                      params.interior_cover)[0]
+            # a strong line runs right across the region's pick: a book's gutter or a page in
+            # front of a picture, which the region head tends to merge on real photos (the
+            # price: a sharp fold across a page is split too, as without the region)
+            defer = inner > params.region_defer * np.sqrt(cv2.contourArea(corners[best].astype(np.float32)))
+        if defer:
+            # the edge finder's own choice decides
+            top = np.arange(min(params.rerank, len(O)))
+            inner = _interior_support(corners[top], O[top], C, D, span, lines, min(h, w),
+                                      params.interior_cover)
+            best = int(np.argmax(score[top] - params.interior_penalty * inner))
+            iou = float(_region_ious(corners[[best]], region, params.region_scale)[0])
     elif params.interior_penalty > 0 and n > 4:
         # Rerank the front runners: a strong line running across a quad's inside means it
         # spans two things (both pages of a booklet, a page and the picture above it).
@@ -394,22 +398,6 @@ def _region_ious(corners: np.ndarray, region: np.ndarray, scale: int) -> np.ndar
         union = area + total - inter
         out[k] = inter / union if union > 0 else 0.0
     return out
-
-
-def _region_dip(region: np.ndarray, c, d, t0: float, t1: float) -> float:
-    """How much lower the region map is along the segment c + t d (t0..t1) than beside it."""
-    h, w = region.shape
-    off = max(3.0, 0.04 * min(h, w))
-    ts = np.linspace(t0, t1, 24)[2:-2]
-    nrm = np.array([-d[1], d[0]])
-    pts = c[None, :] + ts[:, None] * d[None, :]
-    samples = []
-    for o in (0.0, -off, off):
-        q = (pts + o * nrm).astype(np.float32)
-        samples.append(cv2.remap(region, q[:, 0:1], q[:, 1:2], cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE).ravel())
-    on, left, right = (float(np.mean(v)) for v in samples)
-    return min(left, right) - on
 
 
 def _region_lines(region: np.ndarray, diag: float) -> list[_Line]:
@@ -502,7 +490,7 @@ class _Span:
         return self.CS[j, i1] - self.CS[j, i0], self.CI[j, i1] - self.CI[j, i0]
 
 
-def _interior_support(corners, orders, C, D, span, lines, size, min_cover, which=False):
+def _interior_support(corners, orders, C, D, span, lines, size, min_cover):
     """Per candidate: edge support of the other real lines strictly inside the quad.
 
     Each line is clipped to the quad (4 half-planes), the ends within ``margin`` of the
@@ -554,12 +542,7 @@ def _interior_support(corners, orders, C, D, span, lines, size, min_cover, which
     reach = ((run(lo0 + gap, lo0 + gap + win) >= 0.5 * win) & (run(hi0 - gap - win, hi0 - gap) >= 0.5 * win))
     across = (sup >= min_cover * np.maximum(length, 1.0)) & reach
     # the strongest one: a second page or object adds one such line, text adds many weak ones
-    strength = np.where(across, sup, 0.0)
-    if which:   # and where it runs: (strength, line index, t0, t1) per candidate
-        j_best = strength.argmax(axis=1)
-        rows = np.arange(K)
-        return strength[rows, j_best], j_best, lo[rows, j_best], hi[rows, j_best]
-    return strength.max(axis=1)
+    return np.where(across, sup, 0.0).max(axis=1)
 
 
 def _refit_sides(p: np.ndarray, quads_sides, band: float, lo: float):
