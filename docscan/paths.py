@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS_DIR = REPO / "models"
+
+
+def beside_package(name: str, repo: Path = REPO, prefix: str = sys.prefix) -> Path:
+    """``models`` or ``android_bench``: in the checkout (editable install), else where a
+    wheel puts them (``<prefix>/share/docscan/<name>``, see pyproject's data-files)."""
+    in_checkout = repo / name
+    installed = Path(prefix) / "share" / "docscan" / name
+    return in_checkout if in_checkout.is_dir() or not installed.is_dir() else installed
+
+
+MODELS_DIR = Path(os.environ["DOCSCAN_MODELS"]) if os.environ.get("DOCSCAN_MODELS") else beside_package("models")
+ANDROID_BENCH_DIR = beside_package("android_bench")
 
 
 def shared_dir() -> Path:

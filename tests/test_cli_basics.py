@@ -78,3 +78,18 @@ def test_atomic_write_where_the_directory_is_a_file(tmp_path):
     with pytest.raises(DocscanError, match="exists and is not a directory"):
         atomic.write_text(blocker / "x.txt", "x")
     assert blocker.read_text() == "a file, not a directory"
+
+
+def test_models_and_runner_found_in_a_checkout_or_where_a_wheel_puts_them(tmp_path):
+    from docscan.paths import beside_package
+
+    repo, prefix = tmp_path / "repo", tmp_path / "prefix"
+    installed = prefix / "share" / "docscan" / "models"
+    installed.mkdir(parents=True)
+    # no checkout copy: the wheel's
+    assert beside_package("models", repo=repo, prefix=str(prefix)) == installed
+    # a checkout (editable install) wins
+    (repo / "models").mkdir(parents=True)
+    assert beside_package("models", repo=repo, prefix=str(prefix)) == repo / "models"
+    # neither: the checkout path, so the error names where models are expected
+    assert beside_package("android_bench", repo=repo, prefix=str(prefix)) == repo / "android_bench"

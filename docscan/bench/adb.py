@@ -28,6 +28,7 @@ from typing import Callable, Iterable, Mapping
 from docscan.bench.benchmark_model import parse_log, parse_text
 from docscan.bench.schema import ModelRun
 from docscan.errors import DocscanError
+from docscan.paths import ANDROID_BENCH_DIR
 
 ABIS = ("armeabi-v7a", "arm64-v8a")
 ISA_OF_ABI = {"armeabi-v7a": "armv7", "arm64-v8a": "aarch64"}
@@ -39,7 +40,7 @@ ABI_KEYS = {
 }
 CONFIG_KEY_OF_ABI = {"armeabi-v7a": "android_arm", "arm64-v8a": "android_aarch64"}
 REMOTE_BASE = "/data/local/tmp"
-RUNNER = Path(__file__).resolve().parents[2] / "android_bench" / "run_benchmark.sh"
+RUNNER = ANDROID_BENCH_DIR / "run_benchmark.sh"
 EXIT_MARK = "DOCSCAN_EXIT="
 
 
