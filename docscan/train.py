@@ -324,6 +324,8 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, shared_dir=None, cons
             if saved.get(key) != asdict(cfg)[key]:
                 raise DocscanError(f"{ckpt}: checkpoint has {key}={saved.get(key)!r}, "
                                    f"asked for {asdict(cfg)[key]!r}")
+        if not cfg.init_from:   # the run's provenance stays in its log across resumes
+            cfg.init_from = saved.get("init_from", "")
         step, best_f = int(state["step"]), float(state.get("best_f", -1.0))
         history, elapsed = state.get("history", []), float(state.get("elapsed_s", 0.0))
     elif cfg.init_from:
