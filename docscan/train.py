@@ -244,7 +244,9 @@ def plot_curve(history: list[dict], path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     steps = [h["step"] for h in history if "loss" in h]
     if steps:
-        ax.plot(steps, [h["loss"] for h in history if "loss" in h], label="total loss (fused + sides)", lw=1)
+        with_region = any("region_loss" in h for h in history)
+        ax.plot(steps, [h["loss"] for h in history if "loss" in h], lw=1,
+                label="total loss (fused + sides + region)" if with_region else "total loss (fused + sides)")
         ax.plot(steps, [h["fused_loss"] for h in history if "loss" in h], label="fused loss", lw=1)
         region = [(h["step"], h["region_loss"]) for h in history if "region_loss" in h]
         if region:
