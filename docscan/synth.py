@@ -652,8 +652,8 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None) -> Samp
                 a, b = quad[i], quad[(i + 1) % 4]
                 spine = (a, b)
                 frame_centre = np.array([rw / 2, rh / 2], np.float32)
-                if np.linalg.norm(other.mean(0) - frame_centre) < np.linalg.norm(quad.mean(0) - frame_centre):
-                    label = other
+                nearer = np.linalg.norm(other.mean(0) - frame_centre) < np.linalg.norm(quad.mean(0) - frame_centre)
+                label = other if nearer else quad   # (quad moved: the label must follow it)
             elif rng.random() < 0.6:
                 otex = _page_document(rng, th // 2, tw // 2, shared_dir) * rng.uniform(0.85, 1.0)
             else:
