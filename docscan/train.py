@@ -11,6 +11,7 @@ A run lives in one directory:
   checkpoint (the three written as one set: a new folder renamed into place); ``resume=True`` continues from it, including the data
   stream position, so a resumed run sees the same samples as an uninterrupted one.
 * ``model.keras``: the latest model; ``best.keras``: the best by real-photo edge F-score
+  (with a region head: the mean of that and the region IoU; logged as ``best_dev_f``)
   when the dev photos are available (else the latest).
 * ``train_log.json`` and ``train_curve.png``: losses, learning rate, dev F-score, timings.
 
@@ -196,8 +197,9 @@ def _save_checkpoint(model, optimizer, state: dict, ckpt: Path) -> None:
     with open(partial / "optimizer.npz", "wb") as f:
         np.savez(f, *[np.asarray(v) for v in optimizer.variables])
     write_json(partial / "state.json", state)
-    shutil.rmtree(old, ignore_errors=True)
     if ckpt.exists():
+        # (with no ckpt, e.g. resumed from ckpt.old, the old set stays until the new is in place)
+        shutil.rmtree(old, ignore_errors=True)
         ckpt.rename(old)
     partial.rename(ckpt)
     shutil.rmtree(old, ignore_errors=True)

@@ -19,7 +19,10 @@ import numpy as np  # noqa: E402
 PAGE = np.array([[70, 60], [300, 80], [285, 400], [55, 380]], np.float32)   # in a 360x480 photo
 
 
-def sobel_hed(size: int = 64):
+def sobel_hed(size: int = 64, region: str | None = None):
+    """A fixed-weight HED-convention edge model; ``region="bright"`` adds a 7th output
+    ``region`` (brightness above the table's: the page), ``region="pooled"`` one of the
+    wrong shape."""
     import keras
     from keras import layers
 
@@ -32,7 +35,16 @@ def sobel_hed(size: int = 64):
     # fused one (converters reorder outputs) finds nothing.
     neg = layers.Conv2D(1, 1, use_bias=False, name="negate")(logit)
     outs = [layers.Identity(name="fused")(logit)] + [layers.Identity(name=f"side{i}")(neg) for i in range(1, 6)]
+    if region:
+        # page grey ~0.9 and its print ~0.65, table ~0.23: logit 20 * (grey - 0.45)
+        r = layers.Conv2D(1, 1, name="region_logit")(grey)
+        if region == "pooled":
+            r = layers.AveragePooling2D(2, name="region_pool")(r)
+        outs.append(layers.Identity(name="region")(r))
     model = keras.Model(inp, outs, name="sobel_hed")
+    if region:
+        model.get_layer("region_logit").set_weights([np.full((1, 1, 1, 1), 20.0, np.float32),
+                                                     np.array([-9.0], np.float32)])
     model.get_layer("negate").set_weights([np.full((1, 1, 1, 1), -1.0, np.float32)])
     model.get_layer("grey").set_weights([np.array([0.299, 0.587, 0.114], np.float32).reshape(1, 1, 3, 1)])
     sx = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32)
@@ -46,15 +58,15 @@ def sobel_hed(size: int = 64):
     return model
 
 
-def save_keras(path: Path, size: int = 64) -> Path:
-    sobel_hed(size).save(path)
+def save_keras(path: Path, size: int = 64, region: str | None = None) -> Path:
+    sobel_hed(size, region).save(path)
     return path
 
 
-def save_tflite(path: Path, size: int = 64, int8: bool = False) -> Path:
+def save_tflite(path: Path, size: int = 64, int8: bool = False, region: str | None = None) -> Path:
     import tensorflow as tf
 
-    model = sobel_hed(size)
+    model = sobel_hed(size, region)
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if int8:
         rng = np.random.default_rng(0)

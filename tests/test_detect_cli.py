@@ -108,3 +108,41 @@ def test_default_model_missing_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr(pipeline, "MODELS_DIR", tmp_path)
     with pytest.raises(DocscanError, match="no shipped model"):
         pipeline.default_model_path()
+
+
+@pytest.fixture(scope="module")
+def region_models(tmp_path_factory):
+    d = tmp_path_factory.mktemp("region_models")
+    return {
+        "keras": save_keras(d / "sobel_region.keras", region="bright"),
+        "tflite": save_tflite(d / "sobel_region.tflite", region="bright"),
+        "int8": save_tflite(d / "sobel_region.int8.tflite", int8=True, region="bright"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["keras", "tflite", "int8"])
+def test_region_output_is_found_and_read(region_models, kind):
+    """A 7-output HED: the region output is found by name (Keras) or position (.tflite,
+    whose outputs are Identity..Identity_6), read through its own int8 table, and used."""
+    det = Detector(region_models[kind])
+    assert det.model.has_region
+    image = photo()
+    edge, region = det.model.maps(image)
+    assert edge.shape == region.shape == det.model.input_hw
+    # the page is inside, the table outside (PAGE is in photo pixels; the map is 64x64)
+    h, w = region.shape
+    cx, cy = PAGE.mean(axis=0) * np.array([w / 360, h / 480])
+    assert region[int(cy), int(cx)] > 0.9 and region[2, 2] < 0.1 and region[-3, -3] < 0.1
+    reference = Detector(region_models["keras"]).model.maps(image)[1]
+    assert np.abs(region - reference).max() < (0.06 if kind == "int8" else 1e-4)
+    d = det.detect(image)
+    assert d.region_map is not None and polygon_iou(d.corners, PAGE) > 0.97
+
+
+def test_region_output_of_the_wrong_shape_is_a_clear_error(tmp_path):
+    path = save_tflite(tmp_path / "bad_region.tflite", region="pooled")
+    with pytest.raises(DocscanError, match="bad_region.tflite: region output shape"):
+        Detector(path)
+    kpath = save_keras(tmp_path / "bad_region.keras", region="pooled")
+    with pytest.raises(DocscanError, match="bad_region.keras: region output shape"):
+        Detector(kpath)

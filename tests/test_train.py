@@ -99,6 +99,9 @@ def test_train_bad_options(tmp_path):
     assert r.exit_code == 2 and "no checkpoint" in r.output
     r = CliRunner().invoke(main, ["train", "--arch", "nope", "--steps", "1", "--out", str(tmp_path / "d")])
     assert r.exit_code == 2 and "unknown architecture" in r.output
+    r = CliRunner().invoke(main, ["train", "--resume", "--init-from", str(tmp_path / "m.keras"), "--steps", "1",
+                                  "--out", str(tmp_path / "e")])
+    assert r.exit_code == 2 and "--init-from starts a fresh run" in r.output
 
 
 def test_region_head_fine_tune_from_a_trained_model(tmp_path):

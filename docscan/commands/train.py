@@ -42,6 +42,8 @@ def command(arch, alpha, width, region_head, init_from, steps, batch, input_size
         knobs["width"] = width
     if region_head:
         knobs["region_head"] = True
+    if init_from is not None and resume:
+        raise DocscanError("--init-from starts a fresh run; a resumed run continues from its checkpoint")
     if init_from is not None and not Path(init_from).is_file():
         raise DocscanError(f"{init_from}: --init-from model not found")
     for name, value in (("--steps", steps), ("--batch", batch), ("--input-size", input_size),

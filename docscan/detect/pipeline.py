@@ -119,6 +119,9 @@ class TFLiteEdgeModel(EdgeModel):
             raise DocscanError(f"{path}: output shape {oshape} is not an edge map of the input size {self.input_hw}")
         self.region = self._region_output(outs)
         self.has_region = self.region is not None
+        if self.has_region and tuple(self.region["shape"]) != oshape:
+            raise DocscanError(f"{path}: region output shape {tuple(self.region['shape'])} differs from the "
+                               f"edge map's {oshape}")
         self._tables()
 
     def _fused_output(self, outs):
@@ -171,8 +174,7 @@ class TFLiteEdgeModel(EdgeModel):
                 return o
         for o in outs:
             if re.fullmatch(r"(?:.*/)?Identity_6|.*:6", o["name"]):
-                if tuple(o["shape"]) == tuple(self.out["shape"]):
-                    return o
+                return o
         return None
 
     def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
@@ -250,6 +252,9 @@ class KerasEdgeModel(EdgeModel):
         names = list(getattr(model, "output_names", []) or [])
         self.region_index = names.index("region") if "region" in names else None
         self.has_region = self.region_index is not None
+        if self.has_region and tuple(model.outputs[self.region_index].shape) != oshape:
+            raise DocscanError(f"{self.path}: region output shape {tuple(model.outputs[self.region_index].shape)} "
+                               f"differs from the edge map's {oshape}")
 
     def _outputs(self, x):
         y = self.model(x, training=False)

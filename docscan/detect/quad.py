@@ -49,6 +49,8 @@ NO_DOCUMENT = "no document found"
 class QuadResult:
     corners: np.ndarray | None          # (4, 2) float32, clockwise from top-left, or None
     confidence: float                   # share of the in-frame outline the edge map supports
+                                        # (region sides credited 0.3); with a region map, its IoU
+                                        # where that accepted a weakly edged page
     reason: str = ""                    # why corners is None
 
 
@@ -340,6 +342,8 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
         keep = _geometry_ok(corners, w, h, params)
         if keep.any():
             break
+    if not keep.any():
+        return None
     O, corners, supported, in_frame = Oc[keep], corners[keep], supported[chunk][keep], in_frame[chunk][keep]
     score = score[chunk][keep]                                  # still in descending order
     iou = None
@@ -353,7 +357,7 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
         # (+1: with no edge evidence at all, the region alone still ranks them)
         best = int(np.argmax((np.maximum(key, 0.0) + 1.0) * ious ** params.region_power))
         iou = float(ious[best])
-        defer = iou < params.region_trust   # no candidate fits the region: it is no guide
+        defer = float(ious.max()) < params.region_trust   # no candidate fits the region: no guide
         if not defer and params.region_defer > 0 and n > 4:
             inner = _interior_support(corners[[best]], O[[best]], C, D, span, lines, min(h, w),
                                       params.interior_cover)[0]
@@ -438,14 +442,17 @@ def _region_lines(region: np.ndarray, diag: float) -> list[_Line]:
     return lines
 
 
-def _add_lines(lines: list[_Line], extra: list[_Line], diag: float) -> list[_Line]:
-    """``lines`` plus those of ``extra`` that no line of ``lines`` already covers."""
+def _add_lines(lines: list[_Line], extra: list[_Line], diag: float,
+               also_covered_by: list[_Line] = ()) -> list[_Line]:
+    """``lines`` plus those of ``extra`` that no line of ``lines`` (or ``also_covered_by``)
+    already covers."""
     cos_tol = math.cos(math.radians(4.0))
     dist_tol = max(2.0, 0.012 * diag)
+    known = list(lines) + list(also_covered_by)
     out = list(lines)
     for e in extra:
         if not any(abs(float(e.d @ ln.d)) > cos_tol
-                   and abs(float((e.c - ln.c) @ np.array([-ln.d[1], ln.d[0]]))) < dist_tol for ln in lines):
+                   and abs(float((e.c - ln.c) @ np.array([-ln.d[1], ln.d[0]]))) < dist_tol for ln in known):
             out.append(e)
     return out
 
@@ -609,9 +616,11 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
     p = np.nan_to_num(np.clip(p, 0.0, 1.0))
     h, w = p.shape
     if region is not None:
-        region = np.asarray(region, dtype=np.float32).reshape(-1, w) if np.size(region) == h * w else None
-        if region is None:
-            raise ValueError(f"region map must have the edge map's shape {p.shape}")
+        region = np.asarray(region, dtype=np.float32)
+        if region.ndim == 3 and region.shape[-1] == 1:
+            region = region[..., 0]
+        if region.shape != p.shape:
+            raise ValueError(f"region map must have the edge map's shape {p.shape}, got {region.shape}")
         region = np.nan_to_num(np.clip(region, 0.0, 1.0))
     # Convolutions see zero padding past the frame, so CNN (and Sobel) edge maps light up
     # along it; a page edge never runs exactly on the frame border (frame borders are
@@ -641,7 +650,8 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
                            maxLineGap=max(3, int(params.max_gap * s)))
     lines = _segments_to_lines(segs, diag, params.max_lines, params.max_per_direction)
     if region is not None:
-        lines = _add_lines(lines, _region_lines(region, diag), diag)
+        # (a region side on the frame border is that border, which is offered anyway)
+        lines = _add_lines(lines, _region_lines(region, diag), diag, also_covered_by=_border_lines(h, w))
     if len(lines) < 2:
         return QuadResult(None, 0.0, NO_DOCUMENT)
     support_map = cv2.dilate(p, np.ones((3, 3), np.uint8))
