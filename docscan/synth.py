@@ -594,8 +594,12 @@ def _camera(rng, img):
 # ---------------------------------------------------------------------------------------
 # One sample
 
-def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None) -> Sample:
-    """Sample ``index`` of stream ``seed`` (same arguments, same pixels)."""
+def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None, trace: dict | None = None) -> Sample:
+    """Sample ``index`` of stream ``seed`` (same arguments, same pixels).
+
+    ``trace``, when given, receives ``drawn``: where the labelled page was actually drawn
+    (its layer's coverage at output size), so tests can hold the labels to the pixels.
+    """
     out_h, out_w = (int(v) for v in size)
     if out_h < 16 or out_w < 16:
         raise DocscanError(f"synth: size {out_h}x{out_w} too small (at least 16x16)")
@@ -736,6 +740,9 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None) -> Samp
     if occ.any():
         hidden = cv2.resize(occ.astype(np.float32), (out_w, out_h), interpolation=cv2.INTER_AREA) > 0.3
         edges[hidden] = 0
+    if trace is not None:
+        drawn = alpha if label is quad else oalpha[..., 0]
+        trace["drawn"] = cv2.resize(drawn, (out_w, out_h), interpolation=cv2.INTER_AREA)
     region = np.zeros((out_h, out_w), np.uint8)
     cv2.fillPoly(region, [np.round(boundary * (1 << shift)).astype(np.int32)], 255, cv2.LINE_AA, shift)
     return Sample(image=frame, edges=np.clip(edges * 1.5, 0, 1), corners=order_corners(corners),
