@@ -1,0 +1,80 @@
+"""Where the synthetic gap is: the quad finder on a model's edge map with the learned region,
+with the generator's true region, and with the true region and no guards.
+
+The held-out set is regenerated sample by sample (``docscan.synth.make_sample``, seed 9001,
+512x384, the same pixels as ``classic_baseline.py``'s set), so the true page region of every
+image is known. The gaps between the three figures split the remaining error into region
+quality, the real-photo guards (``region_trust``, ``region_defer``) and everything else
+(edges, corner precision).
+
+    python3 benchmarks/region_oracle.py [--model models/hed_region.int8.tflite] [--n 500]
+
+Writes benchmarks/results/region_oracle.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from docscan.atomic import write_json  # noqa: E402
+from docscan.machine import host_cpu  # noqa: E402
+
+SEED, SIZE = 9001, (512, 384)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=str(REPO / "models" / "hed_region.int8.tflite"))
+    ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "region_oracle.json")
+    args = ap.parse_args(argv)
+
+    from docscan.detect.pipeline import load_edge_model, order_corners, polygon_iou, refine_corners, \
+        to_full_resolution
+    from docscan.detect.quad import DEFAULT_PARAMS, find_quad
+    from docscan.synth import make_sample
+
+    model = load_edge_model(args.model)
+    no_guards = dataclasses.replace(DEFAULT_PARAMS, region_trust=0.0, region_defer=0.0)
+    modes = {"learned region": None, "true region": DEFAULT_PARAMS, "true region, no guards": no_guards}
+    if not model.has_region:
+        modes.pop("learned region")
+    ious = {m: [] for m in modes}
+    for i in range(args.n):
+        s = make_sample(SEED, i, SIZE)
+        edge, learned = model.maps(s.image)
+        h, w = edge.shape
+        true = cv2.resize(s.region, (w, h), interpolation=cv2.INTER_AREA)
+        for mode, params in modes.items():
+            q = find_quad(edge, params=params or DEFAULT_PARAMS, region=learned if params is None else true)
+            if q.corners is None:
+                ious[mode].append(0.0)
+                continue
+            c = order_corners(refine_corners(s.image, to_full_resolution(q.corners, (h, w), s.image.shape[:2])))
+            ious[mode].append(polygon_iou(c, s.corners))
+        if (i + 1) % 100 == 0:
+            print(f"{i + 1}/{args.n}", flush=True)
+    report = {"model": args.model, "machine": host_cpu(), "set": f"synth seed {SEED}, {SIZE[0]}x{SIZE[1]}, n={args.n}",
+              "modes": {m: {"mean_iou": float(np.mean(v)), "share_iou_ge_0.9": float(np.mean(np.array(v) >= 0.9))}
+                        for m, v in ious.items()}}
+    write_json(args.out, report)
+    for m, r in report["modes"].items():
+        print(f"{m:>24}: mean IoU {r['mean_iou']:.4f}  IoU>=0.9 {r['share_iou_ge_0.9']:.1%}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
