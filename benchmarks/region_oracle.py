@@ -23,7 +23,6 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -41,14 +40,25 @@ def main(argv=None) -> int:
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "region_oracle.json")
     args = ap.parse_args(argv)
 
-    from docscan.detect.pipeline import load_edge_model, order_corners, polygon_iou, refine_corners, \
-        to_full_resolution
-    from docscan.detect.quad import DEFAULT_PARAMS, find_quad
+    from docscan.detect.pipeline import Detector, load_edge_model, polygon_iou
+    from docscan.detect.quad import DEFAULT_PARAMS
     from docscan.synth import make_sample
 
     model = load_edge_model(args.model)
+
+    class GivenMaps:
+        """The model's maps of the current frame, computed once for every mode."""
+        input_hw, path, has_region = model.input_hw, model.path, True
+
+        def maps(self, image_rgb):
+            return self.current
+
+    given = GivenMaps()
     no_guards = dataclasses.replace(DEFAULT_PARAMS, region_trust=0.0, region_defer=0.0)
-    modes = {"learned region": None, "true region": DEFAULT_PARAMS, "true region, no guards": no_guards}
+    # mode -> (detector, which region map it is handed)
+    modes = {"learned region": (Detector(model=given), "learned"),
+             "true region": (Detector(model=given), "true"),
+             "true region, no guards": (Detector(model=given, params=no_guards), "true")}
     if not model.has_region:
         modes.pop("learned region")
     ious = {m: [] for m in modes}
@@ -56,14 +66,11 @@ def main(argv=None) -> int:
         s = make_sample(SEED, i, SIZE)
         edge, learned = model.maps(s.image)
         h, w = edge.shape
-        true = cv2.resize(s.region, (w, h), interpolation=cv2.INTER_AREA)
-        for mode, params in modes.items():
-            q = find_quad(edge, params=params or DEFAULT_PARAMS, region=learned if params is None else true)
-            if q.corners is None:
-                ious[mode].append(0.0)
-                continue
-            c = order_corners(refine_corners(s.image, to_full_resolution(q.corners, (h, w), s.image.shape[:2])))
-            ious[mode].append(polygon_iou(c, s.corners))
+        regions = {"learned": learned, "true": cv2.resize(s.region, (w, h), interpolation=cv2.INTER_AREA)}
+        for mode, (detector, which) in modes.items():
+            given.current = (edge, regions[which])
+            d = detector.detect(s.image, warp=False)
+            ious[mode].append(polygon_iou(d.corners, s.corners) if d.found else 0.0)
         if (i + 1) % 100 == 0:
             print(f"{i + 1}/{args.n}", flush=True)
     report = {"model": args.model, "machine": host_cpu(), "set": f"synth seed {SEED}, {SIZE[0]}x{SIZE[1]}, n={args.n}",

@@ -97,6 +97,15 @@ def _check_input_shape(path: Path, shape) -> tuple[int, int]:
     return h, w
 
 
+def _source_index(tensor_name: str) -> int:
+    """Output k of the source model from a converter's tensor name: "StatefulPartitionedCall:k",
+    "Identity_k" ("Identity" = 0); a large number when the name tells nothing."""
+    m = re.fullmatch(r".*:(\d+)", tensor_name) or re.fullmatch(r"(?:.*/)?Identity_(\d+)", tensor_name)
+    if m:
+        return int(m.group(1))
+    return 0 if re.fullmatch(r"(?:.*/)?Identity", tensor_name) else 1 << 30
+
+
 class TFLiteEdgeModel(EdgeModel):
     def __init__(self, path: Path, num_threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
@@ -124,8 +133,9 @@ class TFLiteEdgeModel(EdgeModel):
                                f"edge map's {oshape}")
         self._tables()
 
-    def _fused_output(self, outs):
-        """The fused edge output: by signature name, else tensor name, else first output.
+    def _output(self, outs, name: str, index: int):
+        """Output ``index`` of the source model, called ``name`` there: by signature name,
+        else tensor name, else the index in its tensor name; None when none matches.
 
         Converters scramble output order and names (``StatefulPartitionedCall:4`` may be
         side5), so the signature's own output names come first.
@@ -137,45 +147,21 @@ class TFLiteEdgeModel(EdgeModel):
             sigs = {}
         for sig in sigs.values():
             named = sig.get("outputs", {})
-            for key in ("fused", "output_0"):
+            for key in (name, f"output_{index}"):
                 if key in named and named[key] in by_index:
                     return by_index[named[key]]
         for o in outs:
-            if "fused" in o["name"]:
+            if name in o["name"]:
                 return o
+        return next((o for o in outs if _source_index(o["name"]) == index), None)
 
-        def suffix(o):
-            # output k of the source model: "StatefulPartitionedCall:k", "Identity_k" ("Identity" = 0)
-            name = o["name"]
-            m = re.fullmatch(r".*:(\d+)", name) or re.fullmatch(r"(?:.*/)?Identity_(\d+)", name)
-            if m:
-                return int(m.group(1))
-            return 0 if re.fullmatch(r"(?:.*/)?Identity", name) else 1 << 30
-
-        return min(outs, key=suffix)
+    def _fused_output(self, outs):
+        """The fused edge output; failing every name, the first output of the source model."""
+        return self._output(outs, "fused", 0) or min(outs, key=lambda o: _source_index(o["name"]))
 
     def _region_output(self, outs):
-        """The region output of a 7-output HED (signature or tensor name ``region``, else
-        the source model's output 6); None for a plain HED."""
-        if len(outs) != 7:
-            return None
-        by_index = {o["index"]: o for o in outs}
-        try:
-            sigs = self.interp._get_full_signature_list()
-        except Exception:  # noqa: BLE001 - optional API
-            sigs = {}
-        for sig in sigs.values():
-            named = sig.get("outputs", {})
-            for key in ("region", "output_6"):
-                if key in named and named[key] in by_index:
-                    return by_index[named[key]]
-        for o in outs:
-            if "region" in o["name"]:
-                return o
-        for o in outs:
-            if re.fullmatch(r"(?:.*/)?Identity_6|.*:6", o["name"]):
-                return o
-        return None
+        """The region output of a 7-output HED (the source model's output 6); None for a plain HED."""
+        return self._output(outs, "region", 6) if len(outs) == 7 else None
 
     def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
         return self.maps(image_rgb)[0]

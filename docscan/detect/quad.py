@@ -84,7 +84,6 @@ class QuadParams:
     region_scale: int = 4           # IoUs on the region map shrunk by this factor
     region_accept: float = 0.85     # IoU that accepts a quad whose edge support is weak
     region_line_support: float = 0.3   # support credited along a region side
-    region_interior_penalty: float = 0.0   # interior-line penalty also with a region map
     region_trust: float = 0.5       # below this IoU of the region's pick, the edges decide
     region_defer: float = 0.5       # a line across the region's pick supported over this share
                                     # of the pick's size hands the choice back to the edges
@@ -346,16 +345,24 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
         return None
     O, corners, supported, in_frame = Oc[keep], corners[keep], supported[chunk][keep], in_frame[chunk][keep]
     score = score[chunk][keep]                                  # still in descending order
+
+    def edge_pick() -> int:
+        # Rerank the front runners: a strong line running across a quad's inside means it
+        # spans two things (both pages of a booklet, a page and the picture above it).
+        if params.interior_penalty > 0 and n > 4:
+            top = np.arange(min(params.rerank, len(O)))
+            inner = _interior_support(corners[top], O[top], C, D, span, lines, min(h, w), params.interior_cover)
+            return int(np.argmax(score[top] - params.interior_penalty * inner))
+        return 0
+
     iou = None
-    if region is not None:
+    if region is None:
+        best = edge_pick()
+    else:
         top = np.arange(min(params.region_rerank, len(O)))
         ious = _region_ious(corners[top], region, params.region_scale)
-        key = score[top]
-        if params.region_interior_penalty > 0 and n > 4:
-            inner = _interior_support(corners[top], O[top], C, D, span, lines, min(h, w), params.interior_cover)
-            key = key - params.region_interior_penalty * inner
         # (+1: with no edge evidence at all, the region alone still ranks them)
-        best = int(np.argmax((np.maximum(key, 0.0) + 1.0) * ious ** params.region_power))
+        best = int(np.argmax((np.maximum(score[top], 0.0) + 1.0) * ious ** params.region_power))
         iou = float(ious[best])
         defer = float(ious.max()) < params.region_trust   # no candidate fits the region: no guide
         if not defer and params.region_defer > 0 and n > 4:
@@ -365,21 +372,9 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
             # front of a picture, which the region head tends to merge on real photos (the
             # price: a sharp fold across a page is split too, as without the region)
             defer = inner > params.region_defer * np.sqrt(cv2.contourArea(corners[best].astype(np.float32)))
-        if defer:
-            # the edge finder's own choice decides
-            top = np.arange(min(params.rerank, len(O)))
-            inner = _interior_support(corners[top], O[top], C, D, span, lines, min(h, w),
-                                      params.interior_cover)
-            best = int(np.argmax(score[top] - params.interior_penalty * inner))
+        if defer:   # the edge finder's own choice decides
+            best = edge_pick()
             iou = float(_region_ious(corners[[best]], region, params.region_scale)[0])
-    elif params.interior_penalty > 0 and n > 4:
-        # Rerank the front runners: a strong line running across a quad's inside means it
-        # spans two things (both pages of a booklet, a page and the picture above it).
-        top = np.arange(min(params.rerank, len(O)))
-        inner = _interior_support(corners[top], O[top], C, D, span, lines, min(h, w), params.interior_cover)
-        best = int(np.argmax(score[top] - params.interior_penalty * inner))
-    else:
-        best = 0
     conf = float(supported[best].sum() / max(in_frame[best].sum(), 1.0))
     return O[best], corners[best], conf, iou
 
