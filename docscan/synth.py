@@ -598,7 +598,10 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None, trace: 
     """Sample ``index`` of stream ``seed`` (same arguments, same pixels).
 
     ``trace``, when given, receives ``drawn``: where the labelled page was actually drawn
-    (its layer's coverage at output size), so tests can hold the labels to the pixels.
+    (its layer's coverage at output size), so tests can hold the labels to the pixels; and
+    what was drawn: ``scene`` (single, booklet, open-book, stack, picture), ``kind`` (of
+    page), ``curled`` and ``occluded``, and ``behind`` (where a textured sheet, facing page
+or picture behind the page was drawn, when there is one), so benchmarks can break results down by them.
     """
     out_h, out_w = (int(v) for v in size)
     if out_h < 16 or out_w < 16:
@@ -628,36 +631,36 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None, trace: 
     # Behind or beside the page: a sheet of the same stack, the facing page of a book, or a
     # picture on the wall (common in real photos). The label is one page; the spine or the
     # other sheet's outline crossing the scene is an edge of it or no edge at all.
-    label = quad                  # the labelled page (the facing page of a spread may take over)
     spine = None
+    oalpha = None
+    scene_name = "single"
     if rng.random() < 0.3:
         scene = rng.random()
+        scene_name = "booklet" if scene < 0.5 else "stack" if scene < 0.8 else "picture"
         if scene < 0.5:           # booklet: the facing page shares an edge
             i = int(rng.integers(4))
             a, b = quad[i], quad[(i + 1) % 4]
             c, d = quad[(i + 2) % 4], quad[(i + 3) % 4]
             other = np.array([a, b, b + (b - c), a + (a - d)], np.float32)
             if rng.random() < 0.6:
-                # an open book: a like page (same paper, full detail) and a shaded spine; the
-                # user aims at one page, so the label is the page nearer the frame centre
+                # an open book: a like page (same paper, full detail) and a shaded spine. The
+                # user aims at one page, so that page is centred in the frame (as in real
+                # photos of books) and it is the label; the facing page runs where it runs,
+                # often out of frame. (Placing the spread anywhere and labelling the page
+                # nearer the centre made a centred spread's label a coin toss.)
                 otex = _page_document(rng, th, tw, shared_dir)
                 otex *= (np.median(tex.reshape(-1, 3), 0) / np.maximum(np.median(otex.reshape(-1, 3), 0), 1.0)
                          ).astype(np.float32)[None, None] * rng.uniform(0.92, 1.0)
-                # the whole spread in frame, as when a book is photographed
-                both = np.concatenate([quad, other])
-                lo, hi = both.min(0), both.max(0)
-                fit = min(1.0, 0.97 * rw / (hi - lo)[0], 0.97 * rh / (hi - lo)[1])
-                half = (hi - lo) * fit / 2
-                new_centre = np.array([rng.uniform(half[0] + 1, max(half[0] + 1, rw - 2 - half[0])),
-                                       rng.uniform(half[1] + 1, max(half[1] + 1, rh - 2 - half[1]))], np.float32)
-                quad = ((quad - (lo + hi) / 2) * fit + new_centre).astype(np.float32)
-                other = ((other - (lo + hi) / 2) * fit + new_centre).astype(np.float32)
+                lo, hi = quad.min(0), quad.max(0)
+                aim = np.array([rw / 2, rh / 2], np.float32) + rng.normal(0, 0.05, 2).astype(np.float32) * [rw, rh]
+                # keep the aimed page in frame where it fits
+                aim = np.clip(aim, (hi - lo) / 2 + 1, np.maximum((hi - lo) / 2 + 1, [rw - 2, rh - 2] - (hi - lo) / 2))
+                move = (aim - (lo + hi) / 2).astype(np.float32)
+                quad, other = quad + move, other + move
                 H = cv2.getPerspectiveTransform(src, quad)
                 a, b = quad[i], quad[(i + 1) % 4]
                 spine = (a, b)
-                frame_centre = np.array([rw / 2, rh / 2], np.float32)
-                nearer = np.linalg.norm(other.mean(0) - frame_centre) < np.linalg.norm(quad.mean(0) - frame_centre)
-                label = other if nearer else quad   # (quad moved: the label must follow it)
+                scene_name = "open-book"
             elif rng.random() < 0.6:
                 otex = _page_document(rng, th // 2, tw // 2, shared_dir) * rng.uniform(0.85, 1.0)
             else:
@@ -691,8 +694,6 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None, trace: 
     if kind == "document" and rng.random() < 0.5:   # paper shading / slight bend in the light
         layer *= (0.85 + 0.15 * _lowfreq(rng, rh, rw, 3))
     field = _curl_field(rng, rh, rw, quad)
-    if label is not quad:
-        field = None            # the labelled facing page lies flat; keep its outline exact
     if field is not None:
         gx, gy = np.meshgrid(np.arange(rw, dtype=np.float32), np.arange(rh, dtype=np.float32))
         mx, my = gx - field[..., 0], gy - field[..., 1]
@@ -718,9 +719,9 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None, trace: 
     r = rng.random()
     if r < 0.35:
         for _ in range(int(rng.integers(1, 3))):
-            _draw_finger(rng, canvas, occ, label)
+            _draw_finger(rng, canvas, occ, quad)
     if rng.random() < 0.2:
-        _draw_object(rng, canvas, occ, label, over_edge=True)
+        _draw_object(rng, canvas, occ, quad, over_edge=True)
 
     canvas = _lighting(rng, canvas)
     frame = np.clip(canvas, 0, 255).astype(np.uint8)
@@ -730,8 +731,8 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None, trace: 
     sx, sy = out_w / rw, out_h / rh
     scale = np.array([sx, sy], np.float32)
     # cv2 convention (integer = pixel centre) on both canvases.
-    boundary = (_displace(_boundary_points(label), field) + 0.5) * scale - 0.5
-    corners = (_displace(label, field) + 0.5) * scale - 0.5
+    boundary = (_displace(_boundary_points(quad), field) + 0.5) * scale - 0.5
+    corners = (_displace(quad, field) + 0.5) * scale - 0.5
     edges = np.zeros((out_h, out_w), np.uint8)
     shift = 4   # sub-pixel polyline coordinates
     cv2.polylines(edges, [np.round(boundary * (1 << shift)).astype(np.int32)],
@@ -741,8 +742,11 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None, trace: 
         hidden = cv2.resize(occ.astype(np.float32), (out_w, out_h), interpolation=cv2.INTER_AREA) > 0.3
         edges[hidden] = 0
     if trace is not None:
-        drawn = alpha if label is quad else oalpha[..., 0]
-        trace["drawn"] = cv2.resize(drawn, (out_w, out_h), interpolation=cv2.INTER_AREA)
+        trace["scene"], trace["kind"] = scene_name, kind
+        trace["curled"], trace["occluded"] = field is not None, bool(occ.any())
+        if oalpha is not None:
+            trace["behind"] = cv2.resize(oalpha[..., 0], (out_w, out_h), interpolation=cv2.INTER_AREA)
+        trace["drawn"] = cv2.resize(alpha, (out_w, out_h), interpolation=cv2.INTER_AREA)
     region = np.zeros((out_h, out_w), np.uint8)
     cv2.fillPoly(region, [np.round(boundary * (1 << shift)).astype(np.int32)], 255, cv2.LINE_AA, shift)
     return Sample(image=frame, edges=np.clip(edges * 1.5, 0, 1), corners=order_corners(corners),
