@@ -212,9 +212,10 @@ def test_region_without_deferral_keeps_a_folded_page_whole():
 
 def test_a_strong_line_across_the_region_hands_the_choice_to_the_edges():
     # an open book whose whole spread the region map covers: the gutter is as sharp as the
-    # page sides, so the edge finder's split (one page) wins over the region's spread
-    left = np.array([[40, 50], [128, 52], [128, 210], [42, 208]], np.float64)
-    right = np.array([[128, 52], [216, 50], [214, 208], [128, 210]], np.float64)
+    # page sides, so the edge finder's split (one page) wins over the region's spread (the
+    # book is photographed for its left page: the gutter runs off the frame centre)
+    left = np.array([[40, 50], [128, 52], [128, 210], [42, 208]], np.float64) + [30, 0]
+    right = np.array([[128, 52], [216, 50], [214, 208], [128, 210]], np.float64) + [30, 0]
     spread = np.array([left[0], right[1], right[2], left[3]])
     m = np.maximum(edge_map(left), edge_map(right))
     res = find_quad(m, region=region_map(spread))
@@ -222,6 +223,24 @@ def test_a_strong_line_across_the_region_hands_the_choice_to_the_edges():
     assert max(polygon_iou(res.corners, left), polygon_iou(res.corners, right)) > 0.95
     no_defer = dataclasses.replace(DEFAULT_PARAMS, region_defer=0.0)
     check(find_quad(m, region=region_map(spread), params=no_defer), spread, 0.95)
+
+
+def test_a_fold_through_the_frame_centre_keeps_the_page_whole():
+    # people centre what they photograph: a sheet folded down its middle, centred, has its
+    # fold through the frame centre and stays whole; a book photographed for its left page
+    # has that page centred and the gutter off centre, and is split
+    page = np.array([[40, 50], [216, 50], [214, 208], [42, 208]], np.float64)
+    left, right = page.copy(), page.copy()
+    left[1:3, 0], right[[0, 3], 0] = 128, 128
+    m = np.maximum(edge_map(left), edge_map(right))
+    check(find_quad(m, region=region_map(page)), page, 0.95)
+    centred_any = dataclasses.replace(DEFAULT_PARAMS, region_defer_aim=0.0)
+    res = find_quad(m, region=region_map(page), params=centred_any)
+    assert max(polygon_iou(res.corners, left), polygon_iou(res.corners, right)) > 0.95
+    shift = np.array([60.0, 0.0])          # the left page centred: the gutter at x = 188
+    m = np.maximum(edge_map(left + shift), edge_map(right + shift))
+    res = find_quad(m, region=region_map(page + shift))
+    check(res, left + shift, 0.9)
 
 
 def test_region_picks_the_top_sheet_of_a_stack():

@@ -26,7 +26,9 @@ to another, half a page cut at a fold line all have sharp outlines; only one of 
 covers the region. Two guards hand the choice back to the edges (step 4 as above): no
 candidate fits the region (IoU below ``region_trust``: a close-up the head sees only in
 scraps), or a strong line runs right across the region's pick (``region_defer``: on real
-photos the head merges a book's two pages, or a page and the picture behind it).
+photos the head merges a book's two pages, or a page and the picture behind it) away from
+the frame centre (``region_defer_aim``: people centre what they photograph, so a line
+through the centre is the fold of a sheet photographed whole).
 
 ``refine_corners`` then snaps the sides to the strongest intensity step in the
 full-resolution photo, which the coarse edge map cannot resolve.
@@ -86,7 +88,9 @@ class QuadParams:
     region_line_support: float = 0.3   # support credited along a region side
     region_trust: float = 0.5       # below this IoU of the region's pick, the edges decide
     region_defer: float = 0.5       # a line across the region's pick supported over this share
-                                    # of the pick's size hands the choice back to the edges
+                                    # of the pick's size hands the choice back to the edges,
+    region_defer_aim: float = 0.05  # ... if it runs off the frame centre by more than this
+                                    # share of the pick's width across it
 
 
 DEFAULT_PARAMS = QuadParams()
@@ -351,7 +355,7 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
         # spans two things (both pages of a booklet, a page and the picture above it).
         if params.interior_penalty > 0 and n > 4:
             top = np.arange(min(params.rerank, len(O)))
-            inner = _interior_support(corners[top], O[top], C, D, span, lines, min(h, w), params.interior_cover)
+            inner = _interior_support(corners[top], O[top], C, D, span, lines, min(h, w), params.interior_cover)[0]
             return int(np.argmax(score[top] - params.interior_penalty * inner))
         return 0
 
@@ -366,12 +370,20 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
         iou = float(ious[best])
         defer = float(ious.max()) < params.region_trust   # no candidate fits the region: no guide
         if not defer and params.region_defer > 0 and n > 4:
-            inner = _interior_support(corners[[best]], O[[best]], C, D, span, lines, min(h, w),
-                                      params.interior_cover)[0]
+            inner, j = _interior_support(corners[[best]], O[[best]], C, D, span, lines, min(h, w),
+                                         params.interior_cover)
             # a strong line runs right across the region's pick: a book's gutter or a page in
             # front of a picture, which the region head tends to merge on real photos (the
-            # price: a sharp fold across a page is split too, as without the region)
-            defer = inner > params.region_defer * np.sqrt(cv2.contourArea(corners[best].astype(np.float32)))
+            # price: a sharp fold across a page is split too, as without the region) ...
+            defer = inner[0] > params.region_defer * np.sqrt(cv2.contourArea(corners[best].astype(np.float32)))
+            if defer and params.region_defer_aim > 0:
+                # ... unless it runs through the middle of the frame: people centre what they
+                # photograph, a whole folded sheet on its fold, one page of a book on that
+                # page (its gutter then lies off centre)
+                k = int(j[0])
+                normal = np.array([-D[k, 1], D[k, 0]])
+                extent = float(np.ptp(corners[best] @ normal))
+                defer = abs(float(np.dot(centre - C[k], normal))) > params.region_defer_aim * extent
         if defer:   # the edge finder's own choice decides
             best = edge_pick()
             iou = float(_region_ious(corners[[best]], region, params.region_scale)[0])
@@ -544,7 +556,8 @@ def _interior_support(corners, orders, C, D, span, lines, size, min_cover):
     reach = ((run(lo0 + gap, lo0 + gap + win) >= 0.5 * win) & (run(hi0 - gap - win, hi0 - gap) >= 0.5 * win))
     across = (sup >= min_cover * np.maximum(length, 1.0)) & reach
     # the strongest one: a second page or object adds one such line, text adds many weak ones
-    return np.where(across, sup, 0.0).max(axis=1)
+    strength = np.where(across, sup, 0.0)
+    return strength.max(axis=1), strength.argmax(axis=1)
 
 
 def _refit_sides(p: np.ndarray, quads_sides, band: float, lo: float):
