@@ -78,6 +78,25 @@ def visible_share(labels: Path) -> dict:
             "fully_in_frame": [n for n, s in zip(names, shares) if s > 0.999]}
 
 
+def by_scene(labels: Path, per_image_iou: dict) -> dict:
+    """Mean IoU per scene (single, booklet, open-book, stack, picture) and per page kind, and
+    each one's share of the set's shortfall from IoU 1, where the labels tell them."""
+    import json
+
+    entries = json.loads(labels.read_text())
+    out = {}
+    for key in ("scene", "page"):
+        groups = {}
+        for name, iou in per_image_iou.items():
+            if key in entries.get(name, {}):
+                groups.setdefault(str(entries[name][key]), []).append(iou)
+        if groups:
+            n = len(per_image_iou)
+            out[key] = {g: {"n": len(v), "mean_iou": round(sum(v) / len(v), 4),
+                            "shortfall": round(sum(1 - x for x in v) / n, 4)} for g, v in sorted(groups.items())}
+    return out
+
+
 def run_set(name: str, images: Path, labels: Path, detectors: dict) -> dict:
     items, _ = match_labels(images, labels)
     out = {"images_dir": str(images), "labels": str(labels), "n": len(items), "methods": {}}
@@ -87,6 +106,7 @@ def run_set(name: str, images: Path, labels: Path, detectors: dict) -> dict:
         s = summarize(results)
         s["wall_s"] = round(time.perf_counter() - t0, 1)
         s["per_image_iou"] = {r.name: round(r.iou, 4) for r in results}
+        s["by_scene"] = by_scene(labels, s["per_image_iou"])
         out["methods"][method] = s
         print(f"{name:>14} {method:>8}: mean IoU {s['mean_iou']:.4f}  IoU>=0.9 {s['share_iou_ge_0.9']:.1%}  "
               f"corner err {s['mean_corner_error'] if s['mean_corner_error'] is None else round(s['mean_corner_error'], 4)}"
@@ -171,6 +191,10 @@ def main(argv=None):
             m["share_iou_ge_0.9_page_fully_in_frame"] = sum(v >= 0.9 for v in ious) / max(1, len(ious))
             print(f"synth {method:>14}: pages fully in frame (n={len(ious)}): mean IoU "
                   f"{m['mean_iou_page_fully_in_frame']:.4f}, IoU>=0.9 {m['share_iou_ge_0.9_page_fully_in_frame']:.1%}")
+        for method in ("hed+quad", "hed-edges-only"):
+            for scene, v in entry["methods"].get(method, {}).get("by_scene", {}).get("scene", {}).items():
+                print(f"synth {method:>14}: {scene:>9} (n={v['n']}): mean IoU {v['mean_iou']:.4f}, "
+                      f"shortfall {v['shortfall']:.4f}")
         print(f"synth: mean share of the page inside the frame {entry['visible_share']['mean']:.4f} "
               "(the IoU no detector can beat when a side lies outside the frame)")
         report["sets"][f"synth-{args.synth_n}"] = entry

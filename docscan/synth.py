@@ -788,7 +788,8 @@ def make_dataset(seed: int, batch_size: int, size=(256, 256), shared_dir=None, s
 
 
 def write_set(directory, n: int, seed: int, size=(512, 384), shared_dir=None, progress=None) -> Path:
-    """Write ``n`` samples as JPEG + edge PNG and ``labels.json`` (docscan eval's format)."""
+    """Write ``n`` samples as JPEG + edge PNG and ``labels.json`` (docscan eval's format, plus
+    each sample's scene, page kind, curl and occlusion)."""
     from docscan.atomic import atomic_path, write_json
 
     directory = Path(directory)
@@ -802,7 +803,8 @@ def write_set(directory, n: int, seed: int, size=(512, 384), shared_dir=None, pr
         raise DocscanError(f"{directory}: cannot create output directory ({exc.strerror})") from None
     labels = {}
     for i in range(n):
-        s = make_sample(seed, i, size, shared_dir)
+        trace = {}
+        s = make_sample(seed, i, size, shared_dir, trace=trace)
         name = f"synth_{seed}_{i:05d}.jpg"
         with atomic_path(directory / name) as tmp:
             ok, buf = cv2.imencode(".jpg", s.image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
@@ -811,7 +813,10 @@ def write_set(directory, n: int, seed: int, size=(512, 384), shared_dir=None, pr
             ok, buf = cv2.imencode(".png", (s.edges * 255).astype(np.uint8))
             tmp.write_bytes(buf.tobytes())
         labels[name] = {"width": int(s.image.shape[1]), "height": int(s.image.shape[0]),
-                        "corners": [[round(float(x), 2), round(float(y), 2)] for x, y in s.corners]}
+                        "corners": [[round(float(x), 2), round(float(y), 2)] for x, y in s.corners],
+                        # what was drawn, for results broken down by scene (eval ignores it)
+                        "scene": trace["scene"], "page": trace["kind"], "curled": bool(trace["curled"]),
+                        "occluded": bool(trace["occluded"])}
         if progress is not None:
             progress(i + 1)
     write_json(directory / "labels.json", labels)

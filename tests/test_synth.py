@@ -104,6 +104,8 @@ def test_write_set_matches_labels_format(tmp_path):
         assert im.shape == (64, 48, 3)
         assert (lab["width"], lab["height"]) == (48, 64)
         assert np.asarray(lab["corners"]).shape == (4, 2)
+        assert lab["scene"] in {"single", "booklet", "open-book", "stack", "picture"}
+        assert lab["page"] in {"document", "receipt", "card", "real"} and isinstance(lab["occluded"], bool)
         assert (tmp_path / "set" / "edges" / name.replace(".jpg", ".png")).is_file()
     assert not [p for p in os.listdir(tmp_path / "set") if p.endswith(".tmp")]
 
