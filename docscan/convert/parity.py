@@ -16,6 +16,7 @@ import numpy as np
 
 from docscan.errors import DocscanError
 from docscan.paths import real_photos_dir
+from docscan.tflite_names import UNKNOWN, source_index
 
 # Checks per variant: (metric, comparison, bound). max_abs and psnr are taken over all
 # outputs and input sets (worst case); edge_f on the first output (HED's fused map) of the
@@ -45,16 +46,9 @@ def parity_inputs(hw: tuple[int, int], channels: int, n_random: int, n_real: int
 
 # --- running ----------------------------------------------------------------------
 def _output_order(details) -> list:
-    """Interpreter outputs in the Keras model's order (frozen graphs name them Identity_k)."""
-    def key(d):
-        name = d["name"]
-        if name == "Identity":
-            return 0
-        if name.startswith("Identity_") and name[9:].isdigit():
-            return int(name[9:])
-        return None
-    keys = [key(d) for d in details]
-    if None in keys or len(set(keys)) != len(keys):
+    """Interpreter outputs in the Keras model's order, where their names tell it."""
+    keys = [source_index(d["name"]) for d in details]
+    if UNKNOWN in keys or len(set(keys)) != len(keys):
         return list(details)
     return [d for _, d in sorted(zip(keys, details), key=lambda kv: kv[0])]
 

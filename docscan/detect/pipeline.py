@@ -9,7 +9,6 @@ head, a 7th output ``region`` = page-region logits that the quad finder also rea
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from docscan.detect.quad import NO_DOCUMENT, QuadParams, DEFAULT_PARAMS, find_qu
 from docscan.errors import DocscanError
 from docscan.images import IMAGE_SUFFIXES  # re-exported: eval imports it from here
 from docscan.paths import MODELS_DIR
+from docscan.tflite_names import source_index
 
 REFINE_MIN_SCALE = 2.0   # photo / edge-map size from which sub-pixel refinement on the photo pays
 
@@ -97,15 +97,6 @@ def _check_input_shape(path: Path, shape) -> tuple[int, int]:
     return h, w
 
 
-def _source_index(tensor_name: str) -> int:
-    """Output k of the source model from a converter's tensor name: "StatefulPartitionedCall:k",
-    "Identity_k" ("Identity" = 0); a large number when the name tells nothing."""
-    m = re.fullmatch(r".*:(\d+)", tensor_name) or re.fullmatch(r"(?:.*/)?Identity_(\d+)", tensor_name)
-    if m:
-        return int(m.group(1))
-    return 0 if re.fullmatch(r"(?:.*/)?Identity", tensor_name) else 1 << 30
-
-
 class TFLiteEdgeModel(EdgeModel):
     def __init__(self, path: Path, num_threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
@@ -153,11 +144,11 @@ class TFLiteEdgeModel(EdgeModel):
         for o in outs:
             if name in o["name"]:
                 return o
-        return next((o for o in outs if _source_index(o["name"]) == index), None)
+        return next((o for o in outs if source_index(o["name"]) == index), None)
 
     def _fused_output(self, outs):
         """The fused edge output; failing every name, the first output of the source model."""
-        return self._output(outs, "fused", 0) or min(outs, key=lambda o: _source_index(o["name"]))
+        return self._output(outs, "fused", 0) or min(outs, key=lambda o: source_index(o["name"]))
 
     def _region_output(self, outs):
         """The region output of a 7-output HED (the source model's output 6); None for a plain HED."""
