@@ -7,7 +7,7 @@ image is known. The gaps between the three figures split the remaining error int
 quality, the real-photo guards (``region_trust``, ``region_defer``) and everything else
 (edges, corner precision).
 
-    python3 benchmarks/region_oracle.py [--model models/hed_region.int8.tflite] [--n 500]
+    python3 benchmarks/region_oracle.py [--model models/hed_default.int8.tflite] [--n 500]
 
 Writes benchmarks/results/region_oracle.json.
 """
@@ -35,7 +35,7 @@ SEED, SIZE = 9001, (512, 384)
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(REPO / "models" / "hed_region.int8.tflite"))
+    ap.add_argument("--model", default=str(REPO / "models" / "hed_default.int8.tflite"))
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "region_oracle.json")
     args = ap.parse_args(argv)
