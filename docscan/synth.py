@@ -598,10 +598,11 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None, trace: 
     """Sample ``index`` of stream ``seed`` (same arguments, same pixels).
 
     ``trace``, when given, receives ``drawn``: where the labelled page was actually drawn
-    (its layer's coverage at output size), so tests can hold the labels to the pixels; and
-    what was drawn: ``scene`` (single, booklet, open-book, stack, picture), ``kind`` (of
-    page), ``curled`` and ``occluded``, and ``behind`` (where a textured sheet, facing page
-or picture behind the page was drawn, when there is one), so benchmarks can break results down by them.
+    (its layer's coverage at output size), so tests can hold the labels to the pixels;
+    ``behind``: where a textured sheet, facing page or picture behind it was drawn (when
+    there is one); and what the scene is, so benchmarks can break results down by it:
+    ``scene`` (single, booklet, open-book, stack, picture), ``kind`` (of page), ``curled``
+    and ``occluded``.
     """
     out_h, out_w = (int(v) for v in size)
     if out_h < 16 or out_w < 16:
