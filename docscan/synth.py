@@ -816,8 +816,8 @@ def write_set(directory, n: int, seed: int, size=(512, 384), shared_dir=None, pr
         labels[name] = {"width": int(s.image.shape[1]), "height": int(s.image.shape[0]),
                         "corners": [[round(float(x), 2), round(float(y), 2)] for x, y in s.corners],
                         # what was drawn, for results broken down by scene (eval ignores it)
-                        "scene": trace["scene"], "page": trace["kind"], "curled": bool(trace["curled"]),
-                        "occluded": bool(trace["occluded"])}
+                        "scene": trace["scene"], "page": trace["kind"], "curled": trace["curled"],
+                        "occluded": trace["occluded"]}
         if progress is not None:
             progress(i + 1)
     write_json(directory / "labels.json", labels)

@@ -171,16 +171,14 @@ def corner_iou_fn():
     import cv2
 
     def fn(ref, test, logits, ref_region=None, test_region=None):
+        def prob(x):    # one (H, W, 1) output -> the (H, W) probability map find_quad reads
+            return None if x is None else (sigmoid(x) if logits else x)[..., 0].astype(np.float32)
+
         ious = []
         for i, (r, t) in enumerate(zip(ref, test)):
-            pr, pt = (sigmoid(r), sigmoid(t)) if logits else (r, t)
-            ra = rb = None
-            if ref_region is not None:
-                ra, rb = ((sigmoid(ref_region[i]), sigmoid(test_region[i])) if logits
-                          else (ref_region[i], test_region[i]))
-                ra, rb = ra[..., 0].astype(np.float32), rb[..., 0].astype(np.float32)
-            qa = find_quad(pr[..., 0].astype(np.float32), region=ra)
-            qb = find_quad(pt[..., 0].astype(np.float32), region=rb)
+            pr = prob(r)
+            qa = find_quad(pr, region=prob(None if ref_region is None else ref_region[i]))
+            qb = find_quad(prob(t), region=prob(None if test_region is None else test_region[i]))
             ca, cb = getattr(qa, "corners", None), getattr(qb, "corners", None)
             if ca is None and cb is None:
                 continue
