@@ -165,10 +165,9 @@ def corner_iou_fn():
     """Mean IoU of the page quads found on Keras vs .tflite fused maps (and region maps, for
     a region-head HED), if detection exists."""
     try:
-        from docscan.detect.quad import find_quad
+        from docscan.detect.quad import find_quad, polygon_iou
     except ImportError:
         return None
-    import cv2
 
     def fn(ref, test, logits, ref_region=None, test_region=None):
         def prob(x):    # one (H, W, 1) output -> the (H, W) probability map find_quad reads
@@ -176,8 +175,7 @@ def corner_iou_fn():
 
         ious = []
         for i, (r, t) in enumerate(zip(ref, test)):
-            pr = prob(r)
-            qa = find_quad(pr, region=prob(None if ref_region is None else ref_region[i]))
+            qa = find_quad(prob(r), region=prob(None if ref_region is None else ref_region[i]))
             qb = find_quad(prob(t), region=prob(None if test_region is None else test_region[i]))
             ca, cb = getattr(qa, "corners", None), getattr(qb, "corners", None)
             if ca is None and cb is None:
@@ -185,12 +183,7 @@ def corner_iou_fn():
             if ca is None or cb is None:
                 ious.append(0.0)
                 continue
-            h, w = pr.shape[:2]
-            ma, mb = np.zeros((h, w), np.uint8), np.zeros((h, w), np.uint8)
-            cv2.fillPoly(ma, [np.round(np.asarray(ca)).astype(np.int32)], 1)
-            cv2.fillPoly(mb, [np.round(np.asarray(cb)).astype(np.int32)], 1)
-            union = np.logical_or(ma, mb).sum()
-            ious.append(float(np.logical_and(ma, mb).sum() / union) if union else 1.0)
+            ious.append(polygon_iou(ca, cb))    # the same exact IoU as detection and eval
         return float(np.mean(ious)) if ious else None
     return fn
 

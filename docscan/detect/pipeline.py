@@ -16,7 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from docscan.detect.quad import NO_DOCUMENT, QuadParams, DEFAULT_PARAMS, find_quad, order_corners, refine_corners
+from docscan.detect.quad import (NO_DOCUMENT, QuadParams, DEFAULT_PARAMS, find_quad, order_corners, polygon_iou,
+                                 refine_corners)
 from docscan.errors import DocscanError
 from docscan.images import IMAGE_SUFFIXES  # re-exported: eval imports it from here
 from docscan.paths import MODELS_DIR
@@ -341,18 +342,6 @@ def warp_document(image: np.ndarray, corners, max_side: int = 4000) -> np.ndarra
     dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)
     M = cv2.getPerspectiveTransform(c, dst)
     return cv2.warpPerspective(image, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def polygon_iou(a, b) -> float:
-    """IoU of two quadrilaterals (convex hulls of the 4 points each)."""
-    pa = cv2.convexHull(np.asarray(a, dtype=np.float32).reshape(-1, 1, 2))
-    pb = cv2.convexHull(np.asarray(b, dtype=np.float32).reshape(-1, 1, 2))
-    area_a, area_b = cv2.contourArea(pa), cv2.contourArea(pb)
-    if area_a <= 0 or area_b <= 0:
-        return 0.0
-    inter, _ = cv2.intersectConvexConvex(pa, pb)
-    union = area_a + area_b - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def corner_error(pred, truth, diagonal: float) -> float:

@@ -391,6 +391,18 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
     return O[best], corners[best], conf, iou
 
 
+def polygon_iou(a, b) -> float:
+    """IoU of two quadrilaterals (convex hulls of the 4 points each)."""
+    pa = cv2.convexHull(np.asarray(a, dtype=np.float32).reshape(-1, 1, 2))
+    pb = cv2.convexHull(np.asarray(b, dtype=np.float32).reshape(-1, 1, 2))
+    area_a, area_b = cv2.contourArea(pa), cv2.contourArea(pb)
+    if area_a <= 0 or area_b <= 0:
+        return 0.0
+    inter, _ = cv2.intersectConvexConvex(pa, pb)
+    union = area_a + area_b - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
 def _region_ious(corners: np.ndarray, region: np.ndarray, scale: int) -> np.ndarray:
     """Soft IoU of each quad (K, 4, 2) with the region map, on a ``scale``-times smaller grid."""
     h, w = region.shape
