@@ -142,6 +142,17 @@ def test_metrics():
     assert polygon_iou(QUAD, QUAD[::-1]) == pytest.approx(1.0)
     shifted = QUAD + [200, 0]
     assert polygon_iou(QUAD, shifted) == 0.0
+    square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], np.float64)
+    assert polygon_iou(square, square + [5, 0]) == pytest.approx(1 / 3)
+    assert polygon_iou(square, square * 0.5) == pytest.approx(0.25)
+    assert polygon_iou(square, [[0, 0], [10, 0], [10, 0], [0, 0]]) == 0.0     # a flat quad
+    # Keras's and the .tflite's quads for the same page, 5e-7 px apart (float32 noise);
+    # cv2.intersectConvexConvex made their IoU 0.60
+    a = np.array([[17.7826271057, 6.6823148727], [137.2185974121, 4.1395931244],
+                  [139.0074310303, 147.4627075195], [19.4202022552, 146.169052124]])
+    b = a.copy()
+    b[0, 1], b[1, 1] = 6.6823153496, 4.1395926476
+    assert polygon_iou(a, b) == pytest.approx(1.0, abs=1e-6)
     # corner error ignores which corner is called top-left
     assert corner_error(np.roll(QUAD, 1, axis=0), QUAD, 100.0) == pytest.approx(0.0, abs=1e-6)
     assert corner_error(QUAD + [3, 4], QUAD, 100.0) == pytest.approx(0.05, abs=1e-6)
