@@ -61,8 +61,9 @@ def visible_share(labels: Path) -> dict:
     """Share of each labelled page inside its frame: an upper bound on that image's IoU."""
     import json
 
-    import cv2
     import numpy as np
+
+    from docscan.detect.quad import convex_overlap
 
     shares, names = [], []
     for name, entry in json.loads(labels.read_text()).items():
@@ -70,8 +71,8 @@ def visible_share(labels: Path) -> dict:
         quad = np.float32(entry["corners"])
         w, h = entry["width"], entry["height"]
         frame = np.float32([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]])
-        inter, _ = cv2.intersectConvexConvex(quad, frame)
-        shares.append(min(1.0, inter / max(cv2.contourArea(quad), 1e-9)))
+        inter, area, _ = convex_overlap(quad, frame)
+        shares.append(min(1.0, inter / max(area, 1e-9)))
     shares = np.array(shares)
     return {"mean": float(shares.mean()), "share_fully_in_frame": float((shares > 0.999).mean()),
             "share_ge_0.9": float((shares >= 0.9).mean()),

@@ -422,18 +422,22 @@ def _clip_convex(subject: np.ndarray, clip: np.ndarray) -> np.ndarray:
     return out
 
 
-def polygon_iou(a, b) -> float:
-    """IoU of two quadrilaterals (convex hulls of the 4 points each), in float64.
-
-    Not cv2.intersectConvexConvex: it returns three quarters of the area for two quads
-    that differ by 5e-7 px (a Keras and a .tflite detection of the same page)."""
+def convex_overlap(a, b) -> tuple[float, float, float]:
+    """(intersection area, area of a, area of b) of the convex hulls of two point sets, in
+    float64. Not cv2.intersectConvexConvex: it returns three quarters of the area for two
+    quads that differ by 5e-7 px (a Keras and a .tflite detection of the same page)."""
     pa, pb = _convex_hull(a), _convex_hull(b)
     area_a, area_b = _shoelace(pa), _shoelace(pb)
     if area_a <= 0 or area_b <= 0:
-        return 0.0
-    inter = _shoelace(_clip_convex(pa, pb)) if len(pa) >= 3 and len(pb) >= 3 else 0.0
-    inter = min(max(inter, 0.0), area_a, area_b)
-    return float(inter / (area_a + area_b - inter))
+        return 0.0, max(area_a, 0.0), max(area_b, 0.0)
+    inter = _shoelace(_clip_convex(pa, pb))
+    return min(max(inter, 0.0), area_a, area_b), area_a, area_b
+
+
+def polygon_iou(a, b) -> float:
+    """IoU of two quadrilaterals (convex hulls of the 4 points each)."""
+    inter, area_a, area_b = convex_overlap(a, b)
+    return float(inter / (area_a + area_b - inter)) if area_a > 0 and area_b > 0 else 0.0
 
 
 def _region_ious(corners: np.ndarray, region: np.ndarray, scale: int) -> np.ndarray:
