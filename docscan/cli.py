@@ -28,6 +28,8 @@ COMMANDS = {
     "bench": ("docscan.commands.bench", "Benchmark models on host, emulated ARM and phones; per-op tables."),
     "synth": ("docscan.commands.synth", "Write a fixed synthetic document set (images, edge maps, corners)."),
     "train": ("docscan.commands.train", "Train an HED edge detector on synthetic documents."),
+    "train-region": ("docscan.commands.train_region",
+                     "Train a new page-region head on a trained HED's frozen backbone."),
     "detect": ("docscan.commands.detect", "Find the page in photos: corners, overlay and flat scan."),
     "eval": ("docscan.commands.eval", "Evaluate detection against labelled photos."),
 }

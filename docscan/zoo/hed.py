@@ -22,6 +22,7 @@ page (a sheet on a stack, one page of a booklet, a fold line across a page); the
 finder uses the region map to choose among candidate quads and as a fallback outline.
 The head is a two-level FPN on taps 4 and 5 (1/8, 1/16) with a global-context gate:
 3,057 parameters (alpha 1.0), bilinear upsampling back to the input size.
+`docscan train-region` trains a fresh head on a trained model's frozen backbone.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from docscan.zoo.layers import act, bn, channels, check_input_shape, check_posit
 OUTPUT_NAMES = ("fused", "side1", "side2", "side3", "side4", "side5")
 REGION_OUTPUT = "region"
 REGION_CHANNELS = 16
+REGION_TAPS = (3, 4)     # the backbone taps (0-based: 1/8 and 1/16) the region head reads
 TOTAL_STRIDE = 16
 
 
@@ -58,8 +60,9 @@ def _side_output(x, factor: int, index: int, use_bn: bool):
     return x
 
 
-def _region_head(taps):
-    """Page-region logits at the input size from the 1/8 and 1/16 taps (see module doc)."""
+def region_logits(taps):
+    """Page-region logits at the input size from ``taps[3]`` and ``taps[4]`` (1/8, 1/16; see
+    the module doc and ``REGION_TAPS``)."""
     c = REGION_CHANNELS
     deep = conv_bn_act(taps[4], c, 1, name="region_p5")
     # Global context: which outline is "the page" depends on the whole frame.
@@ -81,7 +84,7 @@ def _heads(inputs, taps, use_bn: bool, name: str, region_head: bool = False) -> 
     outputs = [layers.Identity(name="fused")(fused)]
     outputs += [layers.Identity(name=f"side{i + 1}")(s) for i, s in enumerate(sides)]
     if region_head:
-        outputs.append(layers.Identity(name=REGION_OUTPUT)(_region_head(taps)))
+        outputs.append(layers.Identity(name=REGION_OUTPUT)(region_logits(taps)))
     return keras.Model(inputs, outputs, name=name)
 
 
