@@ -176,6 +176,8 @@ def train_region_head(cfg: RegionHeadConfig, out_dir, shared_dir=None, console=N
     if not cfg.lr > 0:
         raise DocscanError(f"train-region: lr must be positive, got {cfg.lr}")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DocscanError(f"{out}: exists and is not a directory")
     if (out / "model.keras").exists():
         raise DocscanError(f"{out}: already holds a trained model; choose another --out")
     try:

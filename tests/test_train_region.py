@@ -81,6 +81,11 @@ def test_cli_errors_are_one_line(tmp_path, edges_only_hed):
     assert r.exit_code == 2 and "bad.keras: cannot load it" in r.output and "Traceback" not in r.output
     r = runner.invoke(main, ["train-region", str(edges_only_hed), "--epochs", "0", "--out", str(tmp_path / "c")])
     assert r.exit_code == 2 and "epochs must be positive" in r.output
+    (tmp_path / "file").write_text("")
+    r = runner.invoke(main, ["train-region", str(edges_only_hed), "--out", str(tmp_path / "file")])
+    assert r.exit_code == 2 and "is a file" in r.output
+    with pytest.raises(DocscanError, match="file: exists and is not a directory"):
+        train_region_head(RegionHeadConfig(init_from=str(edges_only_hed)), tmp_path / "file")
 
     from docscan.zoo import build
 
