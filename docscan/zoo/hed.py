@@ -61,16 +61,17 @@ def _side_output(x, factor: int, index: int, use_bn: bool):
 
 
 def region_logits(taps):
-    """Page-region logits at the input size from ``taps[3]`` and ``taps[4]`` (1/8, 1/16; see
-    the module doc and ``REGION_TAPS``)."""
+    """Page-region logits at the input size from the ``REGION_TAPS`` of ``taps`` (1/8, 1/16;
+    see the module doc)."""
     c = REGION_CHANNELS
-    deep = conv_bn_act(taps[4], c, 1, name="region_p5")
+    tap4, tap5 = (taps[i] for i in REGION_TAPS)
+    deep = conv_bn_act(tap5, c, 1, name="region_p5")
     # Global context: which outline is "the page" depends on the whole frame.
-    gate = layers.GlobalAveragePooling2D(keepdims=True, name="region_gap")(taps[4])
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name="region_gap")(tap5)
     gate = layers.Conv2D(c, 1, activation="sigmoid", name="region_gate")(gate)
     deep = layers.Multiply(name="region_p5_gated")([deep, gate])
     deep = layers.UpSampling2D(2, interpolation="bilinear", name="region_p5_up")(deep)
-    x = layers.Add(name="region_merge")([deep, conv_bn_act(taps[3], c, 1, name="region_p4")])
+    x = layers.Add(name="region_merge")([deep, conv_bn_act(tap4, c, 1, name="region_p4")])
     x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="region_mix_dw")(x)
     x = conv_bn_act(x, c, 1, name="region_mix")
     x = layers.Conv2D(1, 1, use_bias=True, name="region_logits")(x)
