@@ -66,6 +66,19 @@ def write_text(target: str | os.PathLike, text: str) -> Path:
     return Path(target)
 
 
+def write_figure(target: str | os.PathLike, fig, title: str | None = None, dpi: int = 100) -> Path:
+    """Save a matplotlib figure as PNG (title set, laid out tight) and close it."""
+    import matplotlib.pyplot as plt
+
+    if title is not None:
+        fig.axes[0].set_title(title)
+    fig.tight_layout()
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)
+    plt.close(fig)
+    return Path(target)
+
+
 def write_json(target: str | os.PathLike, obj) -> Path:
     return write_text(target, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
 

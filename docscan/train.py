@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from docscan.atomic import atomic_path, write_json
+from docscan.atomic import atomic_path, write_figure, write_json
 from docscan.errors import DocscanError
 
 
@@ -271,11 +271,7 @@ def plot_curve(history: list[dict], path: Path, title: str) -> None:
         ax2.legend(loc="upper right")
     if steps:
         ax.legend(loc="upper left")
-    ax.set_title(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    write_figure(path, fig, title)
 
 
 # ---------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from docscan.atomic import atomic_path, write_json
+from docscan.atomic import write_figure, write_json
 from docscan.errors import DocscanError
 
 CHUNK = 250       # samples generated and tapped at once
@@ -152,11 +152,7 @@ def plot_region_curve(history: list[dict], path: Path, title: str) -> None:
     ax2.set_ylabel("region IoU")
     ax.legend(loc="upper left")
     ax2.legend(loc="lower right")
-    ax.set_title(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    write_figure(path, fig, title)
 
 
 def train_region_head(cfg: RegionHeadConfig, out_dir, shared_dir=None, console=None, log=print) -> dict:
