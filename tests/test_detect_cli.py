@@ -146,3 +146,25 @@ def test_region_output_of_the_wrong_shape_is_a_clear_error(tmp_path):
     kpath = save_keras(tmp_path / "bad_region.keras", region="pooled")
     with pytest.raises(DocscanError, match="bad_region.keras: region output shape"):
         Detector(kpath)
+
+
+def test_model_frame_stretches_only_low_contrast_frames():
+    from docscan.detect.pipeline import LOW_CONTRAST_SPAN, model_frame
+
+    ramp = np.tile(np.linspace(0, 255, 200)[None, :, None], (100, 1, 3)).astype(np.uint8)
+    as_is = cv2.resize(ramp, (64, 32), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(model_frame(ramp, (32, 64)), as_is)          # full range: untouched
+    grey = (ramp * 0.3 + 90).astype(np.uint8)                          # span ~76 < LOW_CONTRAST_SPAN
+    assert np.ptp(grey) < LOW_CONTRAST_SPAN
+    seen = model_frame(grey, (32, 64))
+    assert seen.shape == (32, 64, 3) and seen.dtype == np.uint8
+    assert np.percentile(seen, 1) <= 5 and np.percentile(seen, 99) >= 250
+    assert np.abs(seen.astype(int) - as_is).max() <= 8                 # the same picture again
+
+
+@pytest.mark.parametrize("kind", ["keras", "tflite", "int8"])
+def test_detector_sees_a_low_contrast_photo_stretched(models, kind):
+    dim = (photo().astype(np.float32) * 0.2 + 100).astype(np.uint8)    # haze: a fifth of the contrast
+    det = Detector(models[kind]).detect(dim)
+    assert det.found, det.reason
+    assert polygon_iou(det.corners, PAGE) > 0.97
