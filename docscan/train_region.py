@@ -197,8 +197,10 @@ def train_region_head(cfg: RegionHeadConfig, out_dir, shared_dir=None, console=N
         def advance(k):
             progress.advance(task, k)
 
-        train = cache_taps(source, cfg.seed, 0, cfg.samples, shared_dir, cfg.workers, advance)
-        val = cache_taps(source, cfg.seed, cfg.samples, cfg.val_samples, shared_dir, cfg.workers, advance)
+        # one pass (one worker pool, one tap model) over the training and held-back samples
+        cached = cache_taps(source, cfg.seed, 0, cfg.samples + cfg.val_samples, shared_dir, cfg.workers, advance)
+        train, val = ({"taps": [t[part] for t in cached["taps"]], "region": cached["region"][part]}
+                      for part in (slice(0, cfg.samples), slice(cfg.samples, None)))
         cache_s = time.perf_counter() - t0
         log(f"cached taps of {cfg.samples} + {cfg.val_samples} samples of stream {cfg.seed} "
             f"in {cache_s / 60:.1f} min")
