@@ -172,14 +172,16 @@ def predict_edges(model, images: np.ndarray, batch: int = 8, output: int = 0) ->
     return np.concatenate(out)
 
 
+def mask_ious(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per-sample IoU of boolean page masks (N, H, W); no page predicted where there is
+    none is a perfect 1, not 0."""
+    union = np.logical_or(pred, truth).sum((1, 2))
+    return np.where(union > 0, np.logical_and(pred, truth).sum((1, 2)) / np.maximum(union, 1), 1.0)
+
+
 def region_iou(prob: np.ndarray, corners_maps: np.ndarray) -> float:
-    """Mean IoU of the thresholded region map against the filled labelled page."""
-    ious = []
-    for p, t in zip(prob, corners_maps):
-        a, b = p > 0.5, t > 0
-        union = np.logical_or(a, b).sum()
-        ious.append(float(np.logical_and(a, b).sum() / union) if union else 0.0)
-    return float(np.mean(ious))
+    """Mean IoU of the thresholded region map (N, H, W) against the filled labelled pages."""
+    return float(np.mean(mask_ious(prob > 0.5, corners_maps > 0)))
 
 
 # ---------------------------------------------------------------------------------------

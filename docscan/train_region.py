@@ -25,6 +25,7 @@ import numpy as np
 
 from docscan.atomic import write_figure, write_json
 from docscan.errors import DocscanError
+from docscan.train import mask_ious
 
 CHUNK = 250       # samples generated and tapped at once
 
@@ -128,10 +129,8 @@ def cache_taps(source, seed: int, start: int, n: int, shared_dir, workers: int, 
 
 
 def region_iou_of(logits: np.ndarray, region: np.ndarray) -> np.ndarray:
-    """Per-sample IoU of (logits > 0) with (target > half)."""
-    p, t = logits[..., 0] > 0, region > 127
-    union = np.logical_or(p, t).sum((1, 2))
-    return np.where(union > 0, np.logical_and(p, t).sum((1, 2)) / np.maximum(union, 1), 1.0)
+    """Per-sample IoU of (logits > 0) with the uint8 target region (> half)."""
+    return mask_ious(logits[..., 0] > 0, region > 127)
 
 
 def plot_region_curve(history: list[dict], path: Path, title: str) -> None:

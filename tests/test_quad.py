@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from docscan.detect.pipeline import corner_error, polygon_iou, warp_document
-from docscan.detect.quad import DEFAULT_PARAMS, NO_DOCUMENT, find_quad, order_corners, refine_corners
+from docscan.detect.quad import (DEFAULT_PARAMS, NO_DOCUMENT, candidate_quads, find_quad, order_corners,
+                                 refine_corners)
 
 S = 256
 QUAD = np.array([[60, 40], [205, 58], [196, 222], [48, 203]], np.float64)
@@ -302,3 +303,22 @@ def test_a_region_that_fits_no_candidate_leaves_the_choice_to_the_edges():
     trusting = dataclasses.replace(DEFAULT_PARAMS, region_trust=0.0)
     misled = find_quad(m, region=scraps, params=trusting)
     assert misled.corners is None or polygon_iou(misled.corners, QUAD) < 0.9
+
+
+def test_candidate_quads_are_what_find_quad_picks_from():
+    # Two pages of a booklet: both pages and the spread are among the candidates, best
+    # edge score first, and find_quad's answer is one of them (before refinement).
+    left = np.array([[40, 50], [128, 52], [128, 210], [42, 208]], np.float64)
+    right = np.array([[128, 52], [216, 50], [214, 208], [128, 210]], np.float64)
+    spread = np.array([[40, 50], [216, 50], [214, 208], [42, 208]], np.float64)
+    m = np.maximum(edge_map(left), edge_map(right))
+    quads = candidate_quads(m)
+    assert quads.ndim == 3 and quads.shape[1:] == (4, 2) and len(quads) >= 3
+    for page in (left, right, spread):
+        assert max(polygon_iou(q, page) for q in quads) > 0.97
+    picked = find_quad(m).corners
+    assert max(polygon_iou(q, picked) for q in quads) > 0.97
+
+
+def test_candidate_quads_of_a_blank_map_are_none():
+    assert candidate_quads(np.zeros((S, S), np.float32)).shape == (0, 4, 2)

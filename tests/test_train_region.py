@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from docscan.cli import main
 from docscan.errors import DocscanError
+from docscan.train import region_iou
 from docscan.train_region import RegionHeadConfig, region_iou_of, train_region_head
 
 
@@ -28,6 +29,9 @@ def test_region_iou_of_thresholds_logits_and_targets():
     logits = np.full((2, 4, 4, 1), -5.0, np.float32)
     logits[0, :1] = 5.0                    # a quarter: IoU 0.5
     assert region_iou_of(logits, region) == pytest.approx([0.5, 1.0])   # nothing and nothing: 1
+    # the trainer's dev metric (probabilities, 0/1 page maps) is the same measure
+    prob = 1 / (1 + np.exp(-logits[..., 0]))
+    assert region_iou(prob, (region > 0).astype(np.float32)) == pytest.approx(0.75)
 
 
 def test_head_trains_on_a_frozen_backbone_and_keeps_the_edges(edges_only_hed, tmp_path):

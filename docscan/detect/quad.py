@@ -256,8 +256,21 @@ def _orders(n_lines: int, n_real: int) -> np.ndarray:
     return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
 
-def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadParams,
-                      region: np.ndarray | None = None):
+@dataclass
+class _Candidates:
+    """Quads that passed the side-evidence and geometry checks, best edge score first."""
+    O: np.ndarray           # (K, 4) line indices, in cyclic order
+    corners: np.ndarray     # (K, 4, 2) edge-map pixels
+    score: np.ndarray       # (K,) edge score, descending
+    supported: np.ndarray   # (K, 4) edge support per side
+    in_frame: np.ndarray    # (K, 4) in-frame length per side
+    C: np.ndarray           # per line: point nearest the frame centre ...
+    D: np.ndarray           # ... and unit direction
+    span: "_Span"
+    centre: np.ndarray
+
+
+def _candidates(lines: list[_Line], support_map: np.ndarray, params: QuadParams) -> _Candidates | None:
     h, w = support_map.shape
     n = len(lines)
     diag = float(np.hypot(h, w))
@@ -347,8 +360,14 @@ def _score_candidates(lines: list[_Line], support_map: np.ndarray, params: QuadP
             break
     if not keep.any():
         return None
-    O, corners, supported, in_frame = Oc[keep], corners[keep], supported[chunk][keep], in_frame[chunk][keep]
-    score = score[chunk][keep]                                  # still in descending order
+    return _Candidates(Oc[keep], corners[keep], score[chunk][keep],    # still in descending order
+                       supported[chunk][keep], in_frame[chunk][keep], C, D, span, centre)
+
+
+def _pick(c: _Candidates, lines: list[_Line], params: QuadParams, h: int, w: int,
+          region: np.ndarray | None = None):
+    O, corners, score, supported, in_frame = c.O, c.corners, c.score, c.supported, c.in_frame
+    C, D, span, centre, n = c.C, c.D, c.span, c.centre, len(lines)
 
     def edge_pick() -> int:
         # Rerank the front runners: a strong line running across a quad's inside means it
@@ -654,17 +673,17 @@ def _quantiles(p: np.ndarray, qs) -> list[float]:
     return [float(np.searchsorted(cdf, q)) / 1024.0 for q in qs]
 
 
-def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
-              params: QuadParams = DEFAULT_PARAMS, region: np.ndarray | None = None) -> QuadResult:
-    """Find the page outline in an edge-probability map (h, w) with values in [0, 1].
+@dataclass
+class _Prepared:
+    p: np.ndarray                   # the edge map, normalised against its own background
+    region: np.ndarray | None
+    lines: list[_Line]              # candidate lines, frame borders last
+    support_map: np.ndarray
 
-    ``region``: optional page-region probability map of the same shape (see the module
-    doc); it picks among candidate quads and offers its own outline's sides.
 
-    Corners come back in edge-map pixel coordinates, clockwise from the top-left. When
-    ``image`` (any resolution, same framing) is given, the sides are also refined on it
-    with ``refine_corners`` and mapped back to edge-map coordinates.
-    """
+def _prepare(edge_prob, params: QuadParams, region) -> _Prepared | None:
+    """Edge (and region) map -> normalised map, candidate lines and support map (steps 1-2);
+    None where there is no document to look for."""
     p = np.asarray(edge_prob, dtype=np.float32)
     if p.ndim == 3 and p.shape[-1] == 1:
         p = p[..., 0]
@@ -691,7 +710,7 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
     bg, peak = _quantiles(p, (0.5, params.peak_quantile))
     if peak - bg < params.min_contrast:
         if region is None:
-            return QuadResult(None, 0.0, NO_DOCUMENT)
+            return None
         p = np.zeros_like(p)    # no edge evidence: the region map alone may still outline a page
     else:
         p = np.clip((p - bg) / (peak - bg), 0.0, 1.0).astype(np.float32)
@@ -710,14 +729,31 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
         # (a region side on the frame border is that border, which is offered anyway)
         lines = _add_lines(lines, _region_lines(region, diag), diag, also_covered_by=_border_lines(h, w))
     if len(lines) < 2:
-        return QuadResult(None, 0.0, NO_DOCUMENT)
+        return None
     support_map = cv2.dilate(p, np.ones((3, 3), np.uint8))
     support_map = np.clip((support_map - params.support_lo) / (params.support_hi - params.support_lo), 0, 1)
     all_lines = lines + _border_lines(h, w)
-    found = _score_candidates(all_lines, support_map.astype(np.float64), params, region)
-    if found is None:
+    return _Prepared(p, region, all_lines, support_map.astype(np.float64))
+
+
+def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
+              params: QuadParams = DEFAULT_PARAMS, region: np.ndarray | None = None) -> QuadResult:
+    """Find the page outline in an edge-probability map (h, w) with values in [0, 1].
+
+    ``region``: optional page-region probability map of the same shape (see the module
+    doc); it picks among candidate quads and offers its own outline's sides.
+
+    Corners come back in edge-map pixel coordinates, clockwise from the top-left. When
+    ``image`` (any resolution, same framing) is given, the sides are also refined on it
+    with ``refine_corners`` and mapped back to edge-map coordinates.
+    """
+    prep = _prepare(edge_prob, params, region)
+    cands = None if prep is None else _candidates(prep.lines, prep.support_map, params)
+    if cands is None:
         return QuadResult(None, 0.0, NO_DOCUMENT)
-    order, corners, conf, iou = found
+    p, all_lines = prep.p, prep.lines
+    h, w = p.shape
+    order, corners, conf, iou = _pick(cands, all_lines, params, h, w, prep.region)
     # A page the region map outlines well is found even where its edges are faint
     # (white on white); confidence is then the region IoU.
     if iou is not None and conf < params.min_confidence and iou >= params.region_accept:
@@ -730,6 +766,19 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
         scale = np.array([iw / w, ih / h])
         corners = (refine_corners(image, (corners + 0.5) * scale - 0.5) + 0.5) / scale - 0.5
     return QuadResult(order_corners(corners), float(np.clip(conf, 0, 1)))
+
+
+def candidate_quads(edge_prob: np.ndarray, params: QuadParams = DEFAULT_PARAMS,
+                    region: np.ndarray | None = None) -> np.ndarray:
+    """Every quad ``find_quad`` chooses among (up to 256, best edge score first), as
+    (K, 4, 2) corners in edge-map pixels, before any refinement; (0, 4, 2) if none.
+
+    With a labelled set, the best of them against the label is the ceiling of any rule that
+    picks among these candidates (``benchmarks/region_oracle.py``).
+    """
+    prep = _prepare(edge_prob, params, region)
+    cands = None if prep is None else _candidates(prep.lines, prep.support_map, params)
+    return np.zeros((0, 4, 2)) if cands is None else cands.corners
 
 
 def _refine_on_edge_map(p, lines, order, corners, params):
