@@ -38,6 +38,24 @@ def test_detector_finds_the_page(models, kind):
     assert det.scan is not None and det.scan.shape[0] > det.scan.shape[1]   # portrait page
 
 
+def test_photo_stored_sideways_is_read_the_way_it_is_shown(models, tmp_path):
+    # Phones store a portrait shot as landscape pixels plus an EXIF orientation tag, and
+    # labels are drawn on the photo as shown: corners must come back in that frame.
+    from PIL import Image
+
+    upright = photo()
+    stored = np.ascontiguousarray(np.rot90(upright, 1))      # tag 6 = turn 90 degrees clockwise to show
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    path = tmp_path / "sideways.jpg"
+    im.save(path, quality=95, exif=exif.tobytes())
+    image, det = Detector(models["tflite"]).detect_file(path)
+    assert image.shape == upright.shape
+    assert det.found, det.reason
+    assert polygon_iou(det.corners, PAGE) > 0.97
+
+
 def test_detector_reports_no_document(models):
     flat = np.full((300, 400, 3), 128, np.uint8)
     det = Detector(models["tflite"]).detect(flat)
