@@ -770,8 +770,9 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
 
 def candidate_quads(edge_prob: np.ndarray, params: QuadParams = DEFAULT_PARAMS,
                     region: np.ndarray | None = None) -> np.ndarray:
-    """Every quad ``find_quad`` chooses among (up to 256, best edge score first), as
-    (K, 4, 2) corners in edge-map pixels, before any refinement; (0, 4, 2) if none.
+    """Every quad ``find_quad`` chooses among, best edge score first, as (K, 4, 2) corners
+    in edge-map pixels before any refinement; (0, 4, 2) if none. (Those of the 256 best
+    edge-scored with a sane shape; the rest only when none of those has one.)
 
     With a labelled set, the best of them against the label is the ceiling of any rule that
     picks among these candidates (``benchmarks/region_oracle.py``).
