@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from docscan.atomic import write_bytes, write_json  # noqa: E402
 from docscan.detect.evaluate import evaluate, match_labels, summarize  # noqa: E402
-from docscan.paths import shared_dir  # noqa: E402
+from docscan.paths import real_photos_dir  # noqa: E402
 
 SYNTH_SEED = 9001
 RESULTS = REPO / "benchmarks" / "results"
@@ -176,7 +176,7 @@ def main(argv=None):
             print(f"HED method skipped: {exc}", flush=True)
     report = {"host": f"{platform.machine()} {platform.node()}", "model": model_name, "synth_seed": SYNTH_SEED,
               "sets": {}}
-    dev = shared_dir() / "data" / "real-photos-dev"
+    dev = real_photos_dir()
     if (dev / "labels.json").is_file():
         report["sets"]["real-dev"] = run_set("real-dev", dev, dev / "labels.json", detectors)
     else:

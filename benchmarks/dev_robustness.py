@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 
 from docscan.atomic import write_figure, write_json  # noqa: E402
 from docscan.machine import host_cpu  # noqa: E402
+from docscan.paths import real_photos_dir  # noqa: E402
 
 
 def turn_clockwise(image: np.ndarray, corners, degrees: int):
@@ -95,7 +96,7 @@ def plot(report: dict, path: Path) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(REPO / "models" / "hed_default.int8.tflite"))
-    ap.add_argument("--photos", type=Path, default=REPO.parent / "shared" / "data" / "real-photos-dev")
+    ap.add_argument("--photos", type=Path, default=real_photos_dir())
     ap.add_argument("--no-stretch", action="store_true", help="feed low-contrast frames to the model as they are")
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "dev_robustness.json")
     args = ap.parse_args(argv)

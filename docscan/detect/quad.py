@@ -114,9 +114,7 @@ def order_corners(points) -> np.ndarray:
 
 
 def polygon_area(pts) -> float:
-    p = np.asarray(pts, dtype=np.float64)
-    x, y = p[:, 0], p[:, 1]
-    return float(0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    return abs(_shoelace(np.asarray(pts, dtype=np.float64).reshape(-1, 2)))
 
 
 def _line_from_points(pts: np.ndarray, weights: np.ndarray | None = None):
