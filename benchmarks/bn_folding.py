@@ -34,11 +34,12 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from docscan.machine import host_cpu  # noqa: E402
 from docscan.atomic import atomic_path, write_json  # noqa: E402
-from docscan.convert import inventory, tflite_convert as tc  # noqa: E402
+from docscan.convert import inventory  # noqa: E402
+from docscan.convert import tflite_convert as tc
 from docscan.convert.bn_fold import fold_batchnorm  # noqa: E402
 from docscan.convert.transpose_conv import rewrite_transpose_convs  # noqa: E402
+from docscan.machine import host_cpu  # noqa: E402
 
 NETWORKS = ("hed_vgg_bn", "hed_mobilenet_v2")
 BN_OPS = ("MUL", "ADD", "SUB", "RSQRT", "VAR_HANDLE", "READ_VARIABLE")
@@ -160,7 +161,7 @@ def main(argv=None):
                 "p10_ms": float(np.percentile(times[k], 10)), "p90_ms": float(np.percentile(times[k], 90)),
             }
         base = entry["variants"]["unfolded"]["median_ms"]
-        for k, v in entry["variants"].items():
+        for v in entry["variants"].values():
             v["ratio_vs_unfolded"] = v["median_ms"] / base
         result["networks"][net] = entry
         print(net, {k: (v["ops"], round(v["median_ms"], 3), v["bn_like_ops"]) for k, v in entry["variants"].items()},

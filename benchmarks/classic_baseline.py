@@ -36,11 +36,10 @@ RESULTS = REPO / "benchmarks" / "results"
 
 def heldout_synth(n: int) -> Path:
     """The held-out synthetic set, generated once (it takes minutes) and cached."""
-    from docscan.synth import write_set
-
     import hashlib
 
     import docscan.synth
+    from docscan.synth import write_set
 
     # Keyed by the generator's source too: a changed generator must not reuse a stale set.
     gen = hashlib.sha256(Path(docscan.synth.__file__).read_bytes()).hexdigest()[:10]

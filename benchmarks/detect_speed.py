@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from docscan.machine import host_cpu  # noqa: E402
 from docscan.atomic import write_bytes, write_json  # noqa: E402
+from docscan.machine import host_cpu  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 CACHE = Path.home() / ".cache" / "docscan" / "detect_speed"

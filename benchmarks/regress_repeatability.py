@@ -31,7 +31,8 @@ def main() -> int:
     ap.add_argument("--device", action="append", default=None)
     ap.add_argument("-o", "--output", default="benchmarks/results/regress_repeatability.json")
     a = ap.parse_args()
-    from regress_baselines import device_available   # same folder
+    from regress_baselines import device_available  # same folder
+
     from docscan.regress.demo import build_demo_models
 
     with tempfile.TemporaryDirectory() as tmp:

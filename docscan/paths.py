@@ -1,4 +1,5 @@
-"""Where docscan finds what lives beside the package: the checkout, shipped models, ../shared."""
+"""Where docscan finds what lives beside the package: the checkout, shipped models, ../shared,
+and the cache folder (the one home of each of these paths)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,16 @@ def beside_package(name: str, repo: Path = REPO, prefix: str = sys.prefix) -> Pa
 
 MODELS_DIR = Path(os.environ["DOCSCAN_MODELS"]) if os.environ.get("DOCSCAN_MODELS") else beside_package("models")
 ANDROID_BENCH_DIR = beside_package("android_bench")
+
+
+def cache_dir(*parts: str) -> Path:
+    """``$DOCSCAN_CACHE`` (default ``~/.cache/docscan``), or a folder under it.
+
+    Everything docscan builds once and reuses (ARM root filesystems, the qemu plugin,
+    converted benchmark models, synthetic evaluation sets) lives here, outside the checkout.
+    """
+    root = Path(os.environ["DOCSCAN_CACHE"]) if os.environ.get("DOCSCAN_CACHE") else Path.home() / ".cache" / "docscan"
+    return root.joinpath(*parts)
 
 
 def shared_dir() -> Path:

@@ -29,9 +29,9 @@ Conventions (shared with ``docscan detect`` / ``docscan eval``):
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np

@@ -8,7 +8,8 @@ by 1 - beta, so the rare boundary pixels are not drowned by the background.
 A run lives in one directory:
 
 * ``ckpt/model.weights.h5``, ``ckpt/optimizer.npz``, ``ckpt/state.json``: the latest
-  checkpoint (the three written as one set: a new folder renamed into place); ``resume=True`` continues from it, including the data
+  checkpoint (the three written as one set: a new folder renamed into place); ``resume=True`` continues
+  from it, including the data
   stream position, so a resumed run sees the same samples as an uninterrupted one.
 * ``model.keras``: the latest model; ``best.keras``: the best by real-photo edge F-score
   (with a region head: the mean of that and the region IoU; logged as ``best_dev_f``)

@@ -20,11 +20,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_dir
+
 from docscan.bench import adb as adbmod
-from docscan.bench.adb import (choose_abi, abis_from_props, load_binaries, run_on_phone,
-                               run_on_phone_both_abis)
+from docscan.bench.adb import abis_from_props, choose_abi, load_binaries, run_on_phone, run_on_phone_both_abis
 from docscan.errors import DocscanError
 
 FIXTURES = shared_dir() / "fixtures" / "benchmark_model"

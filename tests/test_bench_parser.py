@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import shared_dir
+
 from docscan.bench.benchmark_model import parse_file, parse_log, parse_stat, parse_text
 from docscan.bench.schema import BenchReport, ModelRun
 from docscan.errors import DocscanError

@@ -11,8 +11,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
-
 from detect_helpers import PAGE, photo, save_keras, save_tflite, write_photo  # noqa: E402
+
 from docscan.cli import main  # noqa: E402
 from docscan.detect.pipeline import Detector, polygon_iou  # noqa: E402
 from docscan.errors import DocscanError  # noqa: E402

@@ -11,8 +11,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
-
 from detect_helpers import PAGE, save_tflite, write_photo  # noqa: E402
+
 from docscan.cli import main  # noqa: E402
 
 

@@ -7,13 +7,12 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from regress_helpers import demo_models  # noqa: F401  (fixture)
 
 from docscan.cli import main
 from docscan.errors import DocscanError
 from docscan.regress import baseline as bl
 from docscan.regress.gate import check, decide_walltime, op_diff, wall_threshold
-
-from regress_helpers import demo_models  # noqa: F401  (fixture)
 
 
 def _entry(device="host", mode="instructions", threads=1, value=1000):

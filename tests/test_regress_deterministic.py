@@ -8,12 +8,11 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from regress_helpers import demo_models  # noqa: F401  (fixture)
 
 from docscan.cli import main
 from docscan.regress import baseline as bl
 from docscan.regress.gate import check, update
-
-from regress_helpers import demo_models  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed (make system-deps)")
 

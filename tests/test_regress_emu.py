@@ -6,10 +6,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from regress_helpers import demo_models  # noqa: F401  (fixture)
 
 from docscan.regress.gate import check, update
-
-from regress_helpers import demo_models  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.emu
 

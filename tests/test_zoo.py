@@ -21,7 +21,6 @@ from docscan.macs import count  # noqa: E402
 from docscan.zoo import ARCHITECTURES, build  # noqa: E402
 from docscan.zoo.layers import channel_shuffle, max_pool_ceil  # noqa: E402
 
-
 # --------------------------------------------------------------------------------------
 # Independent derivations (plain arithmetic from the paper's / seed's tables).
 

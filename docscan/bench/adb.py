@@ -21,9 +21,9 @@ import shutil
 import subprocess
 import tomllib
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 from docscan.bench.benchmark_model import parse_log, parse_text
 from docscan.bench.schema import ModelRun

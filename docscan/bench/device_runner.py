@@ -25,8 +25,8 @@ END = "@@DOCSCAN-RESULT-END@@"
 def load_interpreter_class():
     """(Interpreter class, op resolver enum or None, runtime label)."""
     try:
-        from tflite_runtime import interpreter as mod
         import tflite_runtime
+        from tflite_runtime import interpreter as mod
         label = "tflite-runtime " + getattr(tflite_runtime, "__version__", "?")
     except ImportError:
         from ai_edge_litert import interpreter as mod

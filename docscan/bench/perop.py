@@ -4,7 +4,8 @@ Neither tflite-runtime 2.14's nor ai-edge-litert 2.3's Python ``Interpreter`` ex
 op profiler: the wrapper's methods are AllocateTensors/Invoke/tensor access only; the .so
 holds ``tflite::Subgraph::SubgraphAwareProfiler`` and ``Interpreter::SetProfiler`` but no
 binding reaches them, and the only knob, ``experimental_force_delegate_node_profiling``
-(ai-edge-litert), matters once a profiler is installed, which Python cannot do. So each operator of the model's main subgraph is cut out as a
+(ai-edge-litert), matters once a profiler is installed, which Python cannot do. So each operator of the
+model's main subgraph is cut out as a
 model of its own, keeping its op code and version, builtin options, tensor shapes, dtypes,
 quantisation parameters and constant buffers (weights) byte for byte; its runtime inputs
 become the one-op model's inputs. Integer/bool runtime inputs (shapes, indices) are frozen

@@ -35,7 +35,7 @@ def spread(run: ModelRun) -> str:
     return f"{q[0]:.2f}-{q[2]:.2f}"
 
 
-def by_model(report: BenchReport) -> "OrderedDict[str, list[ModelRun]]":
+def by_model(report: BenchReport) -> OrderedDict[str, list[ModelRun]]:
     out: OrderedDict[str, list[ModelRun]] = OrderedDict()
     for r in report.runs:
         out.setdefault(r.model, []).append(r)

@@ -22,7 +22,6 @@ from docscan.bench.emulated import Job
 from docscan.bench.schema import BenchReport, ModelRun, OpTiming
 from docscan.errors import DocscanError
 
-
 # A 64-bit phone that also runs 32-bit code gives the seed's comparison on one device:
 # -d adb:SERIAL/armeabi-v7a -d adb:SERIAL/arm64-v8a
 PHONE_ABIS = ("armeabi-v7a", "arm64-v8a")

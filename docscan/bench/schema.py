@@ -70,7 +70,7 @@ class ModelRun:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelRun":
+    def from_dict(cls, d: dict) -> ModelRun:
         d = {k: v for k, v in d.items() if k not in ("emulated", "median_ms")}
         d["ops"] = [OpTiming(**o) for o in d.get("ops", [])]
         return cls(**d)
@@ -89,7 +89,7 @@ class BenchReport:
                 "command": self.command, "runs": [r.to_dict() for r in self.runs]}
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "report") -> "BenchReport":
+    def from_dict(cls, d: dict, source: str = "report") -> BenchReport:
         if not isinstance(d, dict) or "schema" not in d:
             raise DocscanError(f"{source}: not a docscan benchmark file (no 'schema' field)")
         if d["schema"] != SCHEMA:

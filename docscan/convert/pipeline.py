@@ -76,9 +76,8 @@ def _versions() -> dict:
 def prepare(model, opts: Options, log=lambda msg: None):
     """(reference model at the fixed size, model to convert, pass report)."""
     from docscan.convert.bn_fold import fold_batchnorm
-    from docscan.convert.transpose_conv import rewrite_transpose_convs
-
     from docscan.convert.graph import functional
+    from docscan.convert.transpose_conv import rewrite_transpose_convs
 
     size = tc.resolve_size(model, opts.input_size)
     graph = functional(model)

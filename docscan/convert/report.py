@@ -49,9 +49,9 @@ def bn_table(passes: dict) -> Table | None:
     t.add_column("fate")
     t.add_column("count", justify="right")
     t.add_column("example")
-    by = Counter(l["action"] for l in layers)
+    by = Counter(layer["action"] for layer in layers)
     for action, n in by.most_common():
-        ex = next(l for l in layers if l["action"] == action)
+        ex = next(layer for layer in layers if layer["action"] == action)
         t.add_row(action, str(n), f"{ex['name']} -> {ex['target'] or ex['reason']}")
     diff = passes["bn_folding"].get("folded_vs_unfolded")
     if diff:

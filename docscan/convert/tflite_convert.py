@@ -17,7 +17,7 @@ activations), int8 (full integer with a calibration set; int8 or uint8 input/out
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 

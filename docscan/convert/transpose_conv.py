@@ -106,12 +106,12 @@ class SubPixelConv(keras.layers.Layer):
     def call(self, x):
         import tensorflow as tf  # the DEPTH_TO_SPACE op: TensorFlow backend only
 
-        (t, b), (l, r) = self.pads
+        (top, bottom), (left, right) = self.pads
         kh, kw = self.kernel_size
-        if (t, b) == ((kh - 1) // 2, kh // 2) and (l, r) == ((kw - 1) // 2, kw // 2):
+        if (top, bottom) == ((kh - 1) // 2, kh // 2) and (left, right) == ((kw - 1) // 2, kw // 2):
             y = tf.nn.conv2d(x, self.kernel, 1, "SAME")        # one CONV_2D, no PAD op
         else:
-            y = tf.nn.conv2d(x, self.kernel, 1, [[0, 0], [t, b], [l, r], [0, 0]])
+            y = tf.nn.conv2d(x, self.kernel, 1, [[0, 0], [top, bottom], [left, right], [0, 0]])
         y = tf.nn.bias_add(y, self.bias)
         if self.block > 1:
             y = tf.nn.depth_to_space(y, self.block)

@@ -11,16 +11,15 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field, asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from docscan.atomic import write_bytes, write_json
-from docscan.detect.pipeline import (IMAGE_SUFFIXES, corner_error, draw_overlay, encode_png, load_image,
-                                     polygon_iou)
+from docscan.detect.pipeline import IMAGE_SUFFIXES, corner_error, draw_overlay, encode_png, load_image, polygon_iou
 from docscan.errors import DocscanError
 
 IOU_GOOD = 0.9

@@ -17,8 +17,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from docscan.detect.quad import (NO_DOCUMENT, QuadParams, DEFAULT_PARAMS, find_quad, order_corners, polygon_iou,
-                                 refine_corners)
+from docscan.detect.quad import (
+    DEFAULT_PARAMS,
+    NO_DOCUMENT,
+    QuadParams,
+    find_quad,
+    order_corners,
+    polygon_iou,
+    refine_corners,
+)
 from docscan.errors import DocscanError
 from docscan.images import IMAGE_SUFFIXES  # re-exported: eval imports it from here
 from docscan.paths import MODELS_DIR

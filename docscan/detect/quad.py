@@ -264,7 +264,7 @@ class _Candidates:
     in_frame: np.ndarray    # (K, 4) in-frame length per side
     C: np.ndarray           # per line: point nearest the frame centre ...
     D: np.ndarray           # ... and unit direction
-    span: "_Span"
+    span: _Span
     centre: np.ndarray
 
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from docscan.errors import DocscanError
@@ -33,7 +33,7 @@ class ModelId:
     ops: list[str]
 
     @classmethod
-    def of(cls, path: str | Path) -> "ModelId":
+    def of(cls, path: str | Path) -> ModelId:
         path = Path(path)
         try:
             data = path.read_bytes()
@@ -81,7 +81,7 @@ class Setup:
     # Fields that must match for a comparison to mean anything; machine only warns.
     STRICT = ("device", "mode", "runtime", "threads", "variant")
 
-    def differences(self, other: "Setup") -> list[str]:
+    def differences(self, other: Setup) -> list[str]:
         return [f"{k} {getattr(self, k)!r} vs {getattr(other, k)!r}" for k in self.STRICT
                 if getattr(self, k) != getattr(other, k)]
 
@@ -222,7 +222,7 @@ def update(path: str | Path, model: ModelId, entry: Entry, source: dict | None =
             elif old.entries:
                 notes.append(f"model changed ({old.model.sha256[:12]} -> {model.sha256[:12]}): dropped "
                              f"{len(old.entries)} old entr{'y' if len(old.entries) == 1 else 'ies'}")
-    entry.created = entry.created or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    entry.created = entry.created or datetime.now(UTC).isoformat(timespec="seconds")
     base.entries[entry.key] = entry
     write_json(path, base.to_dict())
     return base, notes

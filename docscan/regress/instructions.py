@@ -80,7 +80,7 @@ def host_runtime() -> str:
     return f"ai-edge-litert {version('ai-edge-litert')}"
 
 
-_CACHE: dict[tuple, "Count"] = {}
+_CACHE: dict[tuple, Count] = {}
 
 
 def count(model: str | Path, device: str = "host", *, threads: int = 1, xnnpack: bool = True,

@@ -6,8 +6,8 @@ line of provenance). ``build(name, **knobs)`` is what the CLI and tests call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from docscan.errors import DocscanError
 from docscan.zoo import hed, mobilenet_v1, mobilenet_v2, shufflenet, squeezenet, xception

@@ -16,8 +16,14 @@ from __future__ import annotations
 
 import keras
 
-from docscan.zoo.layers import (check_classes, check_input_shape, check_positive, classifier,
-                                conv_bn_act, depthwise_bn_act)
+from docscan.zoo.layers import (
+    check_classes,
+    check_input_shape,
+    check_positive,
+    classifier,
+    conv_bn_act,
+    depthwise_bn_act,
+)
 
 TOTAL_STRIDE = 32
 

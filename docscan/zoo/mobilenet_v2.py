@@ -25,8 +25,17 @@ import keras
 from keras import layers
 
 from docscan.errors import DocscanError
-from docscan.zoo.layers import (act, bn, channels, check_classes, check_input_shape, check_positive,
-                                classifier, conv_bn_act, make_divisible)
+from docscan.zoo.layers import (
+    act,
+    bn,
+    channels,
+    check_classes,
+    check_input_shape,
+    check_positive,
+    classifier,
+    conv_bn_act,
+    make_divisible,
+)
 
 TOTAL_STRIDE = 32
 OUTPUT_STRIDES = (1, 2, 4, 8, 16, 32)

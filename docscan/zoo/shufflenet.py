@@ -26,8 +26,16 @@ import keras
 from keras import layers
 
 from docscan.errors import DocscanError
-from docscan.zoo.layers import (act, bn, channel_shuffle, check_classes, check_input_shape,
-                                check_positive, classifier, conv_bn_act)
+from docscan.zoo.layers import (
+    act,
+    bn,
+    channel_shuffle,
+    check_classes,
+    check_input_shape,
+    check_positive,
+    classifier,
+    conv_bn_act,
+)
 
 TOTAL_STRIDE = 32
 

@@ -22,8 +22,7 @@ import keras
 from keras import layers
 
 from docscan.errors import DocscanError
-from docscan.zoo.layers import (act, bn, check_classes, check_input_shape, classifier, conv_bn_act,
-                                fixed_padding)
+from docscan.zoo.layers import act, bn, check_classes, check_input_shape, classifier, conv_bn_act, fixed_padding
 
 # ---------------------------------------------------------------------------------------
 # Original Xception. ("conv", filters, stride) valid 3x3 conv-BN-ReLU;
