@@ -2,10 +2,11 @@
 PYTHON ?= python3
 STAMP := .make/installed
 
-.PHONY: install system-deps demo test test-all clean regress-check
+.PHONY: install system-deps demo test test-all lint clean regress-check
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m pip install -q -e '.[test]'
+# The exact tested set (constraints.txt) on top of pyproject's compatible ranges.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m pip install -q -c constraints.txt -e '.[cpu,test]'
 	@mkdir -p .make && touch $(STAMP)
 
 install: $(STAMP)
@@ -17,11 +18,14 @@ system-deps:
 demo: install
 	bash scripts/demo.sh
 
-# The suite, then the shipped model's deterministic latency check (issue 7) against its
-# committed baseline: CI fails on a regression as it fails on a test.
-test: install system-deps
+# Lint (ruff, with import sorting), the suite, then the shipped model's deterministic
+# latency check against its committed baseline: CI fails on a regression as on a test.
+test: install system-deps lint
 	$(PYTHON) -m pytest -q
 	$(PYTHON) benchmarks/regress_baselines.py check --shipped
+
+lint: install
+	$(PYTHON) -m ruff check .
 
 # Deterministic latency gate: the shipped model's instruction counts vs benchmarks/baselines/.
 regress-check: install system-deps

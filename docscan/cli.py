@@ -43,13 +43,7 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module_name, short_help = COMMANDS[name]
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                return _missing_command(name, short_help)
-            raise
-        cmd = module.command
+        cmd = importlib.import_module(module_name).command
         cmd.short_help = cmd.short_help or short_help
         return cmd
 
@@ -65,14 +59,13 @@ class LazyGroup(click.Group):
         except DocscanError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-
-
-def _missing_command(name, short_help):
-    @click.command(name=name, help=short_help)
-    def _cmd():
-        raise DocscanError(f"'{name}' is not available in this build of docscan")
-
-    return _cmd
+        except ModuleNotFoundError as exc:
+            # TensorFlow is an extra (it may be the user's own): say how to get it.
+            if (exc.name or "").partition(".")[0] != "tensorflow":
+                raise
+            click.echo("error: TensorFlow is not installed; pip install 'docscan-tflite[cpu]' "
+                       "(or your own tensorflow >= 2.18)", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

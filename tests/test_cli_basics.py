@@ -93,3 +93,33 @@ def test_models_and_runner_found_in_a_checkout_or_where_a_wheel_puts_them(tmp_pa
     assert beside_package("models", repo=repo, prefix=str(prefix)) == repo / "models"
     # neither: the checkout path, so the error names where models are expected
     assert beside_package("android_bench", repo=repo, prefix=str(prefix)) == repo / "android_bench"
+
+
+def test_without_tensorflow_a_command_says_how_to_get_it(tmp_path):
+    """TensorFlow is an extra (a user may bring their own): without it, one line and exit 2."""
+    code = ("import sys; sys.modules['tensorflow'] = None\n"
+            "from docscan.cli import main\n"
+            f"main(['convert', 'mobilenet_v1', '--variant', 'fp32', '-o', {str(tmp_path)!r}])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "error: TensorFlow is not installed; pip install 'docscan-tflite[cpu]' (or your own tensorflow >= 2.18)"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cache_folder_has_one_home(tmp_path, monkeypatch):
+    from docscan.paths import cache_dir
+
+    monkeypatch.setenv("DOCSCAN_CACHE", str(tmp_path))
+    assert cache_dir() == tmp_path and cache_dir("rootfs-armhf") == tmp_path / "rootfs-armhf"
+    monkeypatch.delenv("DOCSCAN_CACHE")
+    assert cache_dir("x").parts[-3:] == (".cache", "docscan", "x")
+
+
+def test_machine_description_names_cpu_cores_and_flags():
+    from docscan.machine import describe_host, host_facts
+
+    facts = host_facts()
+    assert facts["cores"] >= 1 and facts["cpu"] and facts["arch"]
+    line = describe_host()
+    assert facts["cpu"] in line and f"{facts['cores']} cores" in line and "flags" in line
