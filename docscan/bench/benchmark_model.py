@@ -14,6 +14,7 @@ profiler averages per call, and XNNPACK rows aggregate several calls per run.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,7 +156,8 @@ def parse_flags(lines: list[str]) -> tuple[dict, dict]:
 
 
 def _columns(header: str) -> tuple[list[str], bool]:
-    """Field names of a table header; whether it is the CSV form."""
+    """Field names of a table header; whether it is the CSV form (ValueError: not a table
+    header, or one without the time column every profile table has)."""
     names = re.findall(r"\[([^\]]+)\]", header)
     csv = not names
     if csv:
@@ -166,6 +168,8 @@ def _columns(header: str) -> tuple[list[str], bool]:
         if key is None:
             raise ValueError(n)
         fields.append(key)
+    if "avg_ms" not in fields:
+        raise ValueError("no [avg ms] column")
     return fields, csv
 
 
@@ -187,6 +191,25 @@ def _num(text: str) -> float:
     return float(text.rstrip("%"))
 
 
+class _Corrupt(ValueError):
+    """A number a log cannot hold as written (a count of nan or inf): the file is damaged."""
+
+
+def _whole(value: float, what: str) -> int:
+    """A count (runs, calls, nodes) as an int; nan or inf is not a count."""
+    if not math.isfinite(value):
+        raise _Corrupt(f"{what} is {value}, not a whole number")
+    return int(value)
+
+
+def _stat(text: str) -> dict:
+    """``parse_stat`` of a Stat line whose count must be a count."""
+    stat = parse_stat(text)
+    if "count" in stat:
+        _whole(stat["count"], "count")
+    return stat
+
+
 def _make_row(title: str, fields: list[str], m: re.Match):
     values = iter(m.groups()[1:])
     data: dict = {"op_type": m["type"].strip()}
@@ -195,9 +218,10 @@ def _make_row(title: str, fields: list[str], m: re.Match):
             continue
         data[f] = _num(next(values))
     if "Summary by node type" in title:
-        return TypeRow(op_type=data["op_type"], count=int(data.get("count", 1)), ms=data["avg_ms"],
+        return TypeRow(op_type=data["op_type"], count=_whole(data.get("count", 1), "count"), ms=data["avg_ms"],
                        pct=data.get("pct"), cdf=data.get("cdf"), mem_kb=data.get("mem_kb"),
-                       times_called=int(data["times_called"]) if "times_called" in data else None)
+                       times_called=_whole(data["times_called"], "times called") if "times_called" in data
+                       else None)
     name = (m.groupdict().get("name") or "").strip()
     index = delegate_index = None
     idx = re.search(r":(\d+)$", name)
@@ -210,9 +234,31 @@ def _make_row(title: str, fields: list[str], m: re.Match):
     if name.startswith("[") and name.endswith("]"):
         name = name[1:-1]
     return ProfileRow(op_type=data["op_type"], avg_ms=data["avg_ms"],
-                      times_called=int(data.get("times_called", 1)), first_ms=data.get("first_ms"),
+                      times_called=_whole(data.get("times_called", 1), "times called"), first_ms=data.get("first_ms"),
                       start_ms=data.get("start_ms"), pct=data.get("pct"), cdf=data.get("cdf"),
                       mem_kb=data.get("mem_kb"), name=name, index=index, delegate_index=delegate_index)
+
+
+def _read_table(lines: list[str], i: int, title: str, section: str, subgraph: int):
+    """The profile table whose banner is line ``i``: (table or None, the line after it)."""
+    header = lines[i + 1] if i + 1 < len(lines) else ""
+    try:
+        fields, csv = _columns(header)
+    except ValueError:
+        return None, i + 1
+    table = ProfileTable(title=title, section=section, subgraph=subgraph, csv=csv)
+    rx = _row_regex(fields, csv)
+    j = i + 2
+    while j < len(lines) and lines[j].strip():
+        rm = rx.match(lines[j])
+        if not rm:
+            break
+        try:
+            table.rows.append(_make_row(title, fields, rm))
+        except _Corrupt as exc:
+            raise _Corrupt(exc.args[0], j + 1) from None
+        j += 1
+    return table, j
 
 
 _INIT_HDR = re.compile(r"Profiling Info for Benchmark Initialization", re.I)
@@ -230,8 +276,12 @@ _FAILURE = re.compile(r"^(Failed to apply .*delegate.*|Benchmarking failed.*|.*f
                       r"Failed to (?:mmap|load|allocate|invoke|initialize).*|Segmentation fault.*)$", re.I)
 
 
-def parse_text(text: str) -> ParsedLog:
-    """Read every known line of a ``benchmark_model`` log (or its CSV op profile)."""
+def parse_text(text: str, source: str = "") -> ParsedLog:
+    """Read every known line of a ``benchmark_model`` log (or its CSV op profile).
+
+    Raises ``DocscanError`` (naming ``source`` and the line) where a count is not a number
+    of runs, which no benchmark_model prints: the file is damaged.
+    """
     out = ParsedLog()
     raw = text.splitlines()
     lines = [strip_prefix(r) for r in raw]
@@ -243,56 +293,44 @@ def parse_text(text: str) -> ParsedLog:
     after_running = False
     i = 0
     while i < len(lines):
-        line = lines[i]
-        s = line.strip()
-        if _INIT_HDR.search(s):
-            section, subgraph = "init", 0
-        elif _REGULAR_HDR.search(s):
-            section, subgraph = "regular", 0
-        elif s.startswith("Delegate internal"):
-            section = "delegate_internal"
-        elif (m := _SUBGRAPH_HDR.match(s)):
-            subgraph = int(m["idx"]) if m["idx"] else 0
-        elif (m := _BANNER.match(s)):
-            title = m["title"].strip()
-            header = lines[i + 1] if i + 1 < len(lines) else ""
-            try:
-                fields, csv = _columns(header)
-            except ValueError:
-                i += 1
+        s = lines[i].strip()
+        try:
+            if _INIT_HDR.search(s):
+                section, subgraph = "init", 0
+            elif _REGULAR_HDR.search(s):
+                section, subgraph = "regular", 0
+            elif s.startswith("Delegate internal"):
+                section = "delegate_internal"
+            elif (m := _SUBGRAPH_HDR.match(s)):
+                subgraph = int(m["idx"]) if m["idx"] else 0
+            elif (m := _BANNER.match(s)):
+                table, i = _read_table(lines, i, m["title"].strip(), section, subgraph)
+                if table is not None:
+                    out.tables.append(table)
                 continue
-            table = ProfileTable(title=title, section=section, subgraph=subgraph, csv=csv)
-            rx = _row_regex(fields, csv)
-            j = i + 2
-            while j < len(lines) and lines[j].strip():
-                rm = rx.match(lines[j])
-                if not rm:
-                    break
-                table.rows.append(_make_row(title, fields, rm))
-                j += 1
-            out.tables.append(table)
-            i = j
-            continue
-        elif (m := _TIMINGS.match(s)):
-            out.profile_timings.setdefault(section, parse_stat(m["rest"]))
-        elif _RUNNING.match(s):
-            after_running = True
-        elif re.match(r"^(?:count|curr)=", s):
-            bare_stats.append((i, parse_stat(s), after_running))
-            after_running = False
-        elif (m := _SUMMARY.match(s)):
-            summary_at = i
-            for f in _SUMMARY_FIELD.finditer(m["rest"]):
-                out.summary[f["key"].strip()] = float(f["value"])
-        elif (m := _MEMORY.match(s)):
-            kind = "peak" if m["label"].startswith("Peak") else "delta"
-            out.memory.update({"kind": kind, "init_mb": float(m["init"]), "overall_mb": float(m["overall"])})
-        elif (m := _PEAK.match(s)):
-            out.memory["peak_mb"] = float(m["v"])
-        elif s.startswith("Loaded model "):
-            out.loaded_model = s[len("Loaded model "):].strip()
-        elif _DELEGATE_OK.match(s):
-            out.delegates.append(s)
+            elif (m := _TIMINGS.match(s)):
+                out.profile_timings.setdefault(section, _stat(m["rest"]))
+            elif _RUNNING.match(s):
+                after_running = True
+            elif re.match(r"^(?:count|curr)=", s):
+                bare_stats.append((i, _stat(s), after_running))
+                after_running = False
+            elif (m := _SUMMARY.match(s)):
+                summary_at = i
+                for f in _SUMMARY_FIELD.finditer(m["rest"]):
+                    out.summary[f["key"].strip()] = float(f["value"])
+            elif (m := _MEMORY.match(s)):
+                kind = "peak" if m["label"].startswith("Peak") else "delta"
+                out.memory.update({"kind": kind, "init_mb": float(m["init"]), "overall_mb": float(m["overall"])})
+            elif (m := _PEAK.match(s)):
+                out.memory["peak_mb"] = float(m["v"])
+            elif s.startswith("Loaded model "):
+                out.loaded_model = s[len("Loaded model "):].strip()
+            elif _DELEGATE_OK.match(s):
+                out.delegates.append(s)
+        except _Corrupt as exc:
+            line_no = exc.args[1] if len(exc.args) > 1 else i + 1
+            raise DocscanError(f"{source or 'benchmark_model log'}: line {line_no}: {exc.args[0]}") from None
         if _FAILURE.match(s) or raw[i].lstrip().startswith(("ERROR", "E0", "E1", "F0", "F1")):
             if s and s not in out.errors:
                 out.errors.append(s)
@@ -369,6 +407,27 @@ def _stat_ms(stat: dict) -> dict:
     return out
 
 
+def _whole_model_timing(parsed: ParsedLog, ops: list[OpTiming]) -> dict | None:
+    """Whole-model latency, from the first source the log holds: the regular runs' Stat
+    line, the summary line, the profiler's own total, the sum of per-op rows (a trimmed
+    log). benchmark_model prints aggregates only. None: the log holds no timing at all."""
+    if parsed.regular:
+        timing = _stat_ms(parsed.regular)
+        if "avg_ms" in timing:
+            return {**timing, "source": "regular runs (count= line)"}
+    if "Inference (avg)" in parsed.summary or "no stats" in parsed.summary:
+        avg = parsed.summary.get("Inference (avg)", parsed.summary.get("no stats"))
+        return {"avg_ms": avg / 1000.0, "source": "Inference timings line"}
+    profiler = parsed.profile_timings.get("regular", {})
+    if profiler.get("count", 0) > 0:
+        timing = _stat_ms(profiler)
+        if "avg_ms" in timing:
+            return {**timing, "source": "op profiler total (Timings (microseconds) line)"}
+    if ops:
+        return {"avg_ms": sum(o.ms for o in ops), "source": "sum of per-op averages (log has no timing lines)"}
+    return None
+
+
 def _model_name(parsed: ParsedLog, source: str) -> str:
     graph = parsed.flags.get("graph") or parsed.loaded_model
     if graph:
@@ -425,26 +484,15 @@ def to_model_run(parsed: ParsedLog, source: str = "", *, text: str = "", device:
     if any(t.subgraph for t in parsed.tables):
         notes.append("log has several subgraphs: ops are the primary graph's")
 
-    # Whole-model latency: regular-run Stat line > summary line > the profiler's own total
-    # > the sum of per-op rows (a trimmed log). benchmark_model prints aggregates only.
-    if parsed.regular and ("avg" in parsed.regular or "curr" in parsed.regular):
-        timing = _stat_ms(parsed.regular)
-        timing["source"] = "regular runs (count= line)"
-    elif "Inference (avg)" in parsed.summary or "no stats" in parsed.summary:
-        avg = parsed.summary.get("Inference (avg)", parsed.summary.get("no stats"))
-        timing = {"avg_ms": avg / 1000.0, "source": "Inference timings line"}
-    elif "regular" in parsed.profile_timings and parsed.profile_timings["regular"].get("count", 0) > 0:
-        timing = _stat_ms(parsed.profile_timings["regular"])
-        timing["source"] = "op profiler total (Timings (microseconds) line)"
-    elif ops:
-        timing = {"avg_ms": sum(o.ms for o in ops), "source": "sum of per-op averages (log has no timing lines)"}
-        notes.append("log has no whole-model timing lines: latency is the sum of the per-op averages")
-    else:
+    timing = _whole_model_timing(parsed, ops)
+    if timing is None:
         why = "; ".join(parsed.errors[-3:]) if parsed.errors else (
             "warm-up only, the regular runs never finished" if parsed.incomplete else
             "no 'count=... avg=...' line, no 'Inference timings' line and no op profile")
         failed = "benchmark_model failed: " if parsed.failed else ""
         raise DocscanError(f"{label}: no benchmark timings in this benchmark_model log ({failed}{why})")
+    if timing["source"].startswith("sum of per-op"):
+        notes.append("log has no whole-model timing lines: latency is the sum of the per-op averages")
     if parsed.incomplete and not parsed.regular:
         raise DocscanError(f"{label}: benchmark_model log stops after the warm-up (regular runs missing)")
     latency = [timing["avg_ms"]]
@@ -480,7 +528,10 @@ def to_model_run(parsed: ParsedLog, source: str = "", *, text: str = "", device:
     if parsed.warmup:
         warmup = int(parsed.warmup.get("count", 0))
     elif "warmup_runs" in parsed.flags:
-        warmup = int(float(parsed.flags["warmup_runs"]))
+        try:
+            warmup = _whole(float(parsed.flags["warmup_runs"]), "warm-up runs")
+        except ValueError:          # an echoed flag we cannot read says nothing about the runs
+            notes.append(f"warm-up runs flag unreadable ({parsed.flags['warmup_runs']!r})")
 
     if isa is None:
         isa, isa_from = guess_isa(text, source)
@@ -510,7 +561,7 @@ def parse_log(text: str, source: str = "", **kwargs) -> ModelRun:
     what the log says; ISA and device kind are otherwise read from the log or file name.
     Raises ``DocscanError`` naming ``source`` when the log holds no timings.
     """
-    parsed = parse_text(text)
+    parsed = parse_text(text, source)
     return to_model_run(parsed, source, text=text, **kwargs)
 
 
@@ -530,7 +581,7 @@ def parse_file(path: str | Path, **kwargs) -> ModelRun:
 
 def merge_csv_profile(run: ModelRun, csv_text: str, source: str = "") -> ModelRun:
     """Put the per-op rows of a separate CSV op profile into a run parsed from stdout."""
-    parsed = parse_text(csv_text)
+    parsed = parse_text(csv_text, source)
     if not any(t.rows for t in parsed.tables):
         raise DocscanError(f"{source or 'CSV profile'}: no op profiling tables in this file")
     ops_run = to_model_run(parsed, source, text=csv_text, device=run.device, device_kind=run.device_kind,
