@@ -1,0 +1,213 @@
+"""Lines -> candidate quads with an edge score (steps 3-4 of ``docscan.detect.quad``).
+
+Every set of 4 lines in each of its 3 cyclic orders is a candidate, corners at the
+lines' crossings. Side evidence rules most out first (looked up in per-line cumulative
+sums, tabulated once per line triple), then the best-scored few hundred are checked for a
+sane shape.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from docscan.detect.quad_lines import Line
+from docscan.detect.quad_params import QuadParams
+
+SHAPE_CHECKED = 256   # candidates, best edge score first, checked for a sane shape before the rest
+
+
+@dataclass
+class LineTable:
+    """The candidate lines as arrays, each sampled at unit steps over its in-frame stretch.
+
+    A line is parametrised from the frame centre's projection onto it (``points``); line
+    j's samples are t = start[j] + 0 .. n_samples - 1, and ``sums`` gives the support
+    summed over a stretch of them.
+    """
+    points: np.ndarray       # (n, 2) per line: the point nearest the frame centre ...
+    dirs: np.ndarray         # (n, 2) ... and the unit direction
+    start: np.ndarray        # (n,) t of each line's first sample
+    cum_support: np.ndarray  # (n, n_samples + 1) cumulative support from sample 0 on
+    cum_inside: np.ndarray   # (n, n_samples + 1) cumulative count of in-frame samples
+    n_samples: int
+
+    def sums(self, j, t0, t1):
+        """(support, in-frame samples) of line j over integer positions round(t0)..round(t1)."""
+        s = self.start[j]
+        with np.errstate(invalid="ignore"):
+            i0 = np.clip(np.rint(t0) - s, 0, self.n_samples).astype(np.int64)
+            i1 = np.clip(np.rint(t1) + 1 - s, 0, self.n_samples).astype(np.int64)
+        return self.cum_support[j, i1] - self.cum_support[j, i0], self.cum_inside[j, i1] - self.cum_inside[j, i0]
+
+
+@dataclass
+class Candidates:
+    """Quads that passed the side-evidence and geometry checks, best edge score first."""
+    line_ids: np.ndarray    # (K, 4) indices of the lines of each quad's sides, in cyclic order
+    corners: np.ndarray     # (K, 4, 2) edge-map pixels
+    score: np.ndarray       # (K,) edge score, descending
+    supported: np.ndarray   # (K, 4) edge support per side
+    in_frame: np.ndarray    # (K, 4) in-frame length per side
+    table: LineTable
+    centre: np.ndarray      # the frame centre
+
+
+def candidates(lines: list[Line], support_map: np.ndarray, params: QuadParams) -> Candidates | None:
+    h, w = support_map.shape
+    n = len(lines)
+    centre = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    table = _line_table(lines, support_map, centre, params)
+    meets, t_cross, crossing = _crossings(table, params.min_angle_deg)
+
+    line_ids = _orders(n, sum(not ln.border for ln in lines))
+    if len(line_ids) == 0:
+        return None
+    l0, l1, l2, l3 = line_ids.T
+    line_ids = line_ids[meets[l0, l1] & meets[l1, l2] & meets[l2, l3] & meets[l3, l0]]
+    if len(line_ids) == 0:
+        return None
+    # Side evidence first; it rules out most candidates before any geometry.
+    side_support, side_in_frame, side_ok = _side_tables(lines, table, t_cross, params, min(h, w))
+    sides = _sides(line_ids)
+    line_ids = line_ids[side_ok[sides[0]] & side_ok[sides[1]] & side_ok[sides[2]] & side_ok[sides[3]]]
+    if len(line_ids) == 0:
+        return None
+    sides = _sides(line_ids)
+    supported = np.stack([side_support[s] for s in sides], axis=1)
+    in_frame = np.stack([side_in_frame[s] for s in sides], axis=1)
+    score = _edge_score(supported, in_frame, params)
+    # Geometry only for the best-scored few hundred: the winner is almost always among them.
+    order = np.argsort(-score)
+    for chunk in (order[:SHAPE_CHECKED], order[SHAPE_CHECKED:]):
+        if len(chunk) == 0:
+            return None
+        chunk_ids = line_ids[chunk]
+        corners = corners_of(crossing, chunk_ids)
+        keep = _shape_ok(corners, w, h, params)
+        if keep.any():
+            break
+    if not keep.any():
+        return None
+    return Candidates(chunk_ids[keep], corners[keep], score[chunk][keep],    # still in descending order
+                      supported[chunk][keep], in_frame[chunk][keep], table, centre)
+
+
+def _line_table(lines: list[Line], support_map: np.ndarray, centre: np.ndarray, params: QuadParams) -> LineTable:
+    """Sample the support map along the in-frame stretch of each line (at most a diagonal
+    long); frame borders and region sides get a floor of support of their own."""
+    h, w = support_map.shape
+    n = len(lines)
+    diag = float(np.hypot(h, w))
+    dirs = np.stack([ln.d for ln in lines])
+    points = np.stack([ln.c + np.dot(centre - ln.c, ln.d) * ln.d for ln in lines])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tx = (np.array([-0.5, w - 0.5])[None, :] - points[:, :1]) / dirs[:, :1]
+        ty = (np.array([-0.5, h - 0.5])[None, :] - points[:, 1:]) / dirs[:, 1:]
+    tx = np.where(np.abs(dirs[:, :1]) < 1e-12, np.array([-np.inf, np.inf])[None, :], tx)
+    ty = np.where(np.abs(dirs[:, 1:]) < 1e-12, np.array([-np.inf, np.inf])[None, :], ty)
+    t_in = np.maximum(tx.min(1), ty.min(1))
+    start = np.floor(np.where(np.isfinite(t_in), t_in, 0.0)).astype(np.int64)
+    n_samples = int(np.ceil(diag)) + 3
+    ts = start[:, None] + np.arange(n_samples)[None, :]
+    xs = points[:, 0:1] + ts * dirs[:, 0:1]
+    ys = points[:, 1:2] + ts * dirs[:, 1:2]
+    inside = (xs >= -0.5) & (xs <= w - 0.5) & (ys >= -0.5) & (ys <= h - 0.5)
+    xi = np.clip(np.rint(xs).astype(np.int64), 0, w - 1)
+    yi = np.clip(np.rint(ys).astype(np.int64), 0, h - 1)
+    sup = np.where(inside, support_map[yi, xi], 0.0)
+    for k, ln in enumerate(lines):
+        if ln.border:
+            sup[k] = np.where(inside[k], np.maximum(sup[k], params.border_support), 0.0)
+        elif ln.from_region:
+            sup[k] = np.where(inside[k], np.maximum(sup[k], params.region_line_support), 0.0)
+    zeros = np.zeros((n, 1))
+    cum_support = np.concatenate([zeros, np.cumsum(sup, axis=1)], axis=1)
+    cum_inside = np.concatenate([zeros, np.cumsum(inside, axis=1)], axis=1)
+    return LineTable(points, dirs, start, cum_support, cum_inside, n_samples)
+
+
+def _crossings(table: LineTable, min_angle_deg: float):
+    """Pairwise crossings: (meets (n, n): the lines cross at a sane angle, t (n, n): the
+    crossing of line i with line j as a parameter along line i, crossing (n, n, 2): that
+    point)."""
+    points, dirs = table.points, table.dirs
+    den = dirs[:, None, 0] * dirs[None, :, 1] - dirs[:, None, 1] * dirs[None, :, 0]          # (n, n)
+    diff = points[None, :, :] - points[:, None, :]                                       # c_j - c_i
+    meets = np.abs(den) >= np.sin(np.deg2rad(min_angle_deg))
+    # near-parallel pairs never meet at a corner (meets is False for them)
+    t_cross = (diff[..., 0] * dirs[None, :, 1] - diff[..., 1] * dirs[None, :, 0]) / np.where(meets, den, 1.0)
+    t_cross = np.where(meets, t_cross, 0.0)
+    crossing = points[:, None, :] + t_cross[..., None] * dirs[:, None, :]                 # point on line i
+    return meets, t_cross, crossing
+
+
+@lru_cache(maxsize=64)
+def _orders(n_lines: int, n_real: int) -> np.ndarray:
+    """All (l0, l1, l2, l3) cyclic orders of 4-line subsets, at most 2 frame borders."""
+    rows = []
+    for a, b, c, d in itertools.combinations(range(n_lines), 4):
+        if sum(i >= n_real for i in (a, b, c, d)) > 2:
+            continue
+        rows += [(a, b, c, d), (a, b, d, c), (a, c, b, d)]
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
+
+
+def _sides(line_ids: np.ndarray):
+    """Per side of each quad, the (line before, side's line, line after) index triple."""
+    l0, l1, l2, l3 = line_ids.T
+    return (l3, l0, l1), (l0, l1, l2), (l1, l2, l3), (l2, l3, l0)
+
+
+def _side_tables(lines: list[Line], table: LineTable, t_cross: np.ndarray, params: QuadParams, size: int):
+    """(support, in-frame length, enough evidence) of the side on line j between its
+    crossings with lines i and k, for all n^3 triples (i, j, k): a side depends on its
+    triple only, so it is tabulated once and gathered per candidate."""
+    n = len(lines)
+    a3 = t_cross.T[:, :, None]                    # crossing of j with i, along j
+    b3 = t_cross[None, :, :]                      # crossing of j with k, along j
+    line_j = np.broadcast_to(np.arange(n)[None, :, None], (n, n, n))
+    support, in_frame = table.sums(line_j, np.minimum(a3, b3), np.maximum(a3, b3))
+    # frame borders and region sides need no edge evidence of their own
+    exempt = np.array([ln.border or ln.from_region for ln in lines])
+    ok = (in_frame >= 0.05 * size) & (exempt[line_j] | (support >= params.min_side_cover * np.maximum(in_frame, 1.0)))
+    return support, in_frame, ok
+
+
+def _edge_score(supported: np.ndarray, in_frame: np.ndarray, params: QuadParams) -> np.ndarray:
+    """Edge support along the sides minus unsupported in-frame length, times the supported
+    share of the outline to a power."""
+    score = supported.sum(1) - params.unsupported_penalty * (in_frame - supported).sum(1)
+    if params.ratio_power > 0:
+        # Summed support favours big quads pieced together from background lines (planks,
+        # tiles, shadows) with gaps; a page is supported almost all the way round.
+        share = supported.sum(1) / np.maximum(in_frame.sum(1), 1.0)
+        score = np.where(score > 0, score * share ** params.ratio_power, score)
+    return score
+
+
+def corners_of(crossing: np.ndarray, line_ids: np.ndarray) -> np.ndarray:
+    """(K, 4, 2) corners of quads given as line indices: consecutive sides' crossings."""
+    l0, l1, l2, l3 = line_ids.T
+    return np.stack([crossing[l0, l1], crossing[l1, l2], crossing[l2, l3], crossing[l3, l0]], axis=1)
+
+
+def _shape_ok(corners, w, h, params) -> np.ndarray:
+    """Corners near the frame, convex, not tiny, interior angles within limits."""
+    mx, my = params.max_outside * w, params.max_outside * h
+    near_frame = ((corners[..., 0] >= -mx) & (corners[..., 0] <= w - 1 + mx) &
+                  (corners[..., 1] >= -my) & (corners[..., 1] <= h - 1 + my)).all(axis=1)
+    e = np.roll(corners, -1, axis=1) - corners
+    e_next = np.roll(e, -1, axis=1)
+    cross = e[:, :, 0] * e_next[:, :, 1] - e[:, :, 1] * e_next[:, :, 0]
+    convex = (cross > 0).all(axis=1) | (cross < 0).all(axis=1)
+    area = 0.5 * np.abs((corners[..., 0] * np.roll(corners[..., 1], -1, axis=1)
+                         - corners[..., 1] * np.roll(corners[..., 0], -1, axis=1)).sum(axis=1))
+    big = area >= params.min_area * w * h
+    en = e / np.maximum(np.linalg.norm(e, axis=2, keepdims=True), 1e-9)
+    cos_int = -(en * np.roll(en, 1, axis=1)).sum(axis=2)
+    angles_ok = (np.abs(cos_int) <= np.cos(np.deg2rad(params.min_angle_deg))).all(axis=1)
+    return near_frame & convex & big & angles_ok

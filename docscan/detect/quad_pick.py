@@ -1,0 +1,158 @@
+"""Candidates -> the page (step 4's rerank and the region guards of ``docscan.detect.quad``).
+
+Without a region map the best edge score wins, after the front runners lose the support
+of the strongest line running right across their inside. With one, the front runners are
+reranked by edge score times region IoU to a power, unless a guard hands the choice back
+to the edges: no candidate fits the region, or a strong line runs across the region's
+pick away from the frame centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from docscan.detect.quad_candidates import Candidates, LineTable
+from docscan.detect.quad_lines import Line
+from docscan.detect.quad_params import QuadParams
+
+
+@dataclass
+class Pick:
+    line_ids: np.ndarray     # (4,) the winner's side lines, in cyclic order
+    corners: np.ndarray      # (4, 2) edge-map pixels, before refinement
+    confidence: float        # supported share of its in-frame outline
+    region_iou: float | None  # its IoU with the region map (None without one)
+
+
+def pick(cands: Candidates, lines: list[Line], params: QuadParams, h: int, w: int,
+         region: np.ndarray | None = None) -> Pick:
+    iou = None
+    if region is None:
+        best = _edge_pick(cands, lines, params, min(h, w))
+    else:
+        top = np.arange(min(params.region_rerank, len(cands.line_ids)))
+        ious = _region_ious(cands.corners[top], region, params.region_scale)
+        # (+1: with no edge evidence at all, the region alone still ranks them)
+        best = int(np.argmax((np.maximum(cands.score[top], 0.0) + 1.0) * ious ** params.region_power))
+        iou = float(ious[best])
+        defer = float(ious.max()) < params.region_trust   # no candidate fits the region: no guide
+        if not defer and params.region_defer > 0 and len(lines) > 4:
+            defer = _line_across(cands, best, lines, params, min(h, w))
+        if defer:   # the edge finder's own choice decides
+            best = _edge_pick(cands, lines, params, min(h, w))
+            iou = float(_region_ious(cands.corners[[best]], region, params.region_scale)[0])
+    confidence = float(cands.supported[best].sum() / max(cands.in_frame[best].sum(), 1.0))
+    return Pick(cands.line_ids[best], cands.corners[best], confidence, iou)
+
+
+def _edge_pick(cands: Candidates, lines: list[Line], params: QuadParams, size: int) -> int:
+    """Rerank the front runners: a strong line running across a quad's inside means it
+    spans two things (both pages of a booklet, a page and the picture above it)."""
+    if params.interior_penalty > 0 and len(lines) > 4:
+        top = np.arange(min(params.rerank, len(cands.line_ids)))
+        inner = _interior_support(cands.corners[top], cands.line_ids[top], cands.table, lines, size,
+                                  params.interior_cover)[0]
+        return int(np.argmax(cands.score[top] - params.interior_penalty * inner))
+    return 0
+
+
+def _line_across(cands: Candidates, best: int, lines: list[Line], params: QuadParams, size: int) -> bool:
+    """Whether a strong line runs right across candidate ``best`` away from the frame centre."""
+    corners = cands.corners[best]
+    inner, line = _interior_support(cands.corners[[best]], cands.line_ids[[best]], cands.table, lines, size,
+                                    params.interior_cover)
+    # a strong line runs right across the region's pick: a book's gutter or a page in
+    # front of a picture, which the region head tends to merge on real photos (the
+    # price: a sharp fold across a page is split too, as without the region) ...
+    across = inner[0] > params.region_defer * np.sqrt(cv2.contourArea(corners.astype(np.float32)))
+    if across and params.region_defer_aim > 0:
+        # ... unless it runs through the middle of the frame: people centre what they
+        # photograph, a whole folded sheet on its fold, one page of a book on that
+        # page (its gutter then lies off centre)
+        k = int(line[0])
+        dirs, points = cands.table.dirs, cands.table.points
+        normal = np.array([-dirs[k, 1], dirs[k, 0]])
+        extent = float(np.ptp(corners @ normal))
+        across = abs(float(np.dot(cands.centre - points[k], normal))) > params.region_defer_aim * extent
+    return across
+
+
+def _interior_support(corners, line_ids, table: LineTable, lines: list[Line], size: int, min_cover: float):
+    """Per candidate: (edge support of the strongest other real line running right across
+    the quad, that line's index).
+
+    Each line is clipped to the quad (4 half-planes), the ends within ``margin`` of the
+    outline are dropped (lines that merely cross a corner region), and lines hugging a
+    side (a double edge, a shadow) are ignored.
+    """
+    n_quads, n = len(corners), len(table.points)
+    margin = 0.05 * size
+    real = np.array([not ln.border for ln in lines])
+    edges = np.roll(corners, -1, axis=1) - corners                                  # (K, 4, 2)
+    area2 = (corners[..., 0] * np.roll(corners[..., 1], -1, axis=1)
+             - corners[..., 1] * np.roll(corners[..., 0], -1, axis=1)).sum(axis=1)
+    sgn = np.sign(area2)[:, None, None]
+    inward = np.stack([-edges[..., 1], edges[..., 0]], axis=-1) * sgn                # inward normals
+    inward /= np.maximum(np.linalg.norm(inward, axis=-1, keepdims=True), 1e-9)
+    offset = (inward * corners).sum(-1)                                           # (K, 4)
+    # constraint per side: depth + t * slope >= margin, with depth = inward.point_j - offset,
+    # slope = inward.dir_j
+    depth = inward @ table.points.T - offset[..., None]                            # (K, 4, n)
+    slope = inward @ table.dirs.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = (margin - depth) / slope
+    lo = np.where(slope > 1e-9, bound, -np.inf).max(axis=1)                        # (K, n)
+    hi = np.where(slope < -1e-9, bound, np.inf).min(axis=1)
+    parallel_out = (np.abs(slope) <= 1e-9) & (depth < margin)
+    inside = (hi > lo) & ~parallel_out.any(axis=1) & real[None, :]
+    # not one of the quad's own sides, and not hugging one
+    own = np.zeros((n_quads, n), bool)
+    own[np.arange(n_quads)[:, None], line_ids] = True
+    cosang = np.abs((edges / np.maximum(np.linalg.norm(edges, axis=-1, keepdims=True), 1e-9)) @ table.dirs.T)
+    near_side = ((cosang > np.cos(np.deg2rad(10))) & (np.abs(depth) < 2 * margin)).any(axis=1)
+    use = inside & ~own & ~near_side
+    j = np.broadcast_to(np.arange(n), (n_quads, n))
+    sup = np.where(use, table.sums(j, np.where(use, lo, 0.0), np.where(use, hi, 0.0))[0], 0.0)
+    length = np.where(use, hi - lo, 0.0)
+    # Only lines that run all the way across count: supported over most of the crossing
+    # and right up to the outline at both ends (the page's own edge band, ~3 px, aside).
+    # A gutter or a second object's edge meets the outline; text, table rules and pictures
+    # printed on a page stop at its margins.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound0 = -depth / slope
+    lo0 = np.where(slope > 1e-9, bound0, -np.inf).max(axis=1)
+    hi0 = np.where(slope < -1e-9, bound0, np.inf).min(axis=1)
+    win = np.maximum(2.0, 0.1 * np.where(use, hi0 - lo0, 0.0))
+    gap = 3.0
+
+    def run(t0, t1):
+        return table.sums(j, np.where(use, t0, 0.0), np.where(use, t1, 0.0))[0]
+
+    reach = ((run(lo0 + gap, lo0 + gap + win) >= 0.5 * win) & (run(hi0 - gap - win, hi0 - gap) >= 0.5 * win))
+    across = (sup >= min_cover * np.maximum(length, 1.0)) & reach
+    # the strongest one: a second page or object adds one such line, text adds many weak ones
+    strength = np.where(across, sup, 0.0)
+    return strength.max(axis=1), strength.argmax(axis=1)
+
+
+def _region_ious(corners: np.ndarray, region: np.ndarray, scale: int) -> np.ndarray:
+    """Soft IoU of each quad (K, 4, 2) with the region map, on a ``scale``-times smaller grid."""
+    h, w = region.shape
+    small = cv2.resize(region, (max(1, w // scale), max(1, h // scale)), interpolation=cv2.INTER_AREA)
+    sx, sy = small.shape[1] / w, small.shape[0] / h
+    flat = small.ravel()
+    total = float(flat.sum())
+    mask = np.zeros(small.shape, np.float32)
+    mflat = mask.ravel()
+    out = np.empty(len(corners))
+    pts = np.round(((corners + 0.5) * np.array([sx, sy]) - 0.5) * 16).astype(np.int32)
+    for k in range(len(corners)):
+        mask.fill(0)
+        cv2.fillConvexPoly(mask, pts[k], 1.0, cv2.LINE_8, 4)
+        area, inter = float(mflat.sum()), float(mflat @ flat)
+        union = area + total - inter
+        out[k] = inter / union if union > 0 else 0.0
+    return out
