@@ -106,7 +106,7 @@ def do_update(a) -> int:
 
 
 def do_check(a) -> int:
-    from docscan.regress.cli import print_verdict
+    from docscan.commands.bench_gate import print_verdict
 
     models = shipped()
     if not models or not all((BASELINES / f"{n}.baseline.json").is_file() for n in models):

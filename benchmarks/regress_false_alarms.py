@@ -109,7 +109,7 @@ def main() -> int:
     a = ap.parse_args()
     if a.tolerance is None:
         a.tolerance = gate.INSN_TOLERANCE if a.deterministic else gate.WALL_TOLERANCE
-    from docscan.bench.host import describe
+    from docscan.machine import describe_host
     series, sums = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         plan = []   # (label, model, baseline, allow_op_change)
@@ -129,7 +129,7 @@ def main() -> int:
                 time.sleep(a.interval)
         sums = {label: summary(rows) for label, rows in series.items()}
     loads = [r["load1"] for rows in series.values() for r in rows]
-    results = {"machine": describe(), "cpus": os.cpu_count(), "tolerance": a.tolerance, "k_sigma": gate.K_SIGMA,
+    results = {"machine": describe_host(), "cpus": os.cpu_count(), "tolerance": a.tolerance, "k_sigma": gate.K_SIGMA,
                "command": " ".join(sys.argv), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                "load_range": f"{min(loads):.1f}-{max(loads):.1f}", "summary": sums, "series": series}
     out = Path(a.output)

@@ -29,5 +29,5 @@ echo "== docscan inspect: the op inventory of $MODEL"
 docscan inspect "$MODEL"
 
 echo "== docscan bench: $MODEL on this host (1 thread)"
-docscan bench "$MODEL" --device host --runs 30 -o "$OUT/bench-host.json"
+docscan bench "$MODEL" --device host --runs 30 -o "$OUT/bench-host"
 echo "demo outputs in $OUT/"

@@ -456,11 +456,11 @@ def test_cli_phone_32_vs_64_side_by_side(phone, model, tmp_path):
     b32, b64 = phone.benchmark_binary("bm32"), phone.benchmark_binary("bm64")
     # check_models wants a TFL3 flatbuffer header; the stand-in binary never reads the model.
     model.write_bytes(b"\x1c\x00\x00\x00TFL3" + b"\x00" * 64)
-    out = tmp_path / "phone.json"
+    out = tmp_path / "phone" / "docscan-bench.json"
     result = CliRunner().invoke(main, [
         "bench", str(model), "-d", "adb:PHONE1/armeabi-v7a", "-d", "adb:PHONE1/arm64-v8a",
         "--benchmark-binary", f"armeabi-v7a={b32}", "--benchmark-binary", f"arm64-v8a={b64}",
-        "--runs", "5", "-q", "-o", str(out), "--no-png"])
+        "--runs", "5", "-q", "-o", str(out.parent), "--no-png"])
     assert result.exit_code == 0, result.output
     runs = load_report(out).runs
     assert [(r.device, r.abi) for r in runs] == [("adb:PHONE1/armeabi-v7a", "armeabi-v7a"),

@@ -17,8 +17,8 @@ import pytest  # noqa: E402
 from bench_helpers import make_tiny_models  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
-from docscan.bench import emulated, host, rootfs  # noqa: E402
-from docscan.bench.emulated import Job  # noqa: E402
+from docscan.bench import rootfs  # noqa: E402
+from docscan.bench.devices import Job, emulated, host  # noqa: E402
 from docscan.cli import main  # noqa: E402
 from docscan.errors import DocscanError  # noqa: E402
 
@@ -36,7 +36,7 @@ def rootfs_both():
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(2) as pool:
-        futures = {isa: pool.submit(rootfs.ensure_rootfs, isa, progress=lambda f, t: None)
+        futures = {isa: pool.submit(rootfs.ensure_rootfs, isa)
                    for isa in ("armv7", "aarch64")}
         return {isa: f.result() for isa, f in futures.items()}
 
@@ -77,9 +77,10 @@ def test_emulated_outputs_match_host(rootfs_both, tiny, monkeypatch, isa, how):
 
 def test_bench_emulated_32_vs_64_side_by_side(rootfs_both, tiny, tmp_path):
     runner = CliRunner()
-    out = tmp_path / "emu.json"
+    out = tmp_path / "emu" / "docscan-bench.json"
     res = runner.invoke(main, ["bench", str(tiny["fp32"]), "-d", "emu:armv7", "-d", "emu:aarch64", "-d", "host",
-                               "--runs", "2", "--warmup", "1", "--op-runs", "2", "-o", str(out), "-q", "--top", "0"])
+                               "--runs", "2", "--warmup", "1", "--op-runs", "2", "-o", str(out.parent), "-q",
+                               "--top", "0"])
     assert res.exit_code == 0, res.output
     assert "32/64" in res.output and "emu:armv7 (emulated)" in res.output and "EMULATED" in res.output
     saved = json.loads(out.read_text())
@@ -93,7 +94,7 @@ def test_bench_emulated_32_vs_64_side_by_side(rootfs_both, tiny, tmp_path):
     summary = saved["summary"]["tiny_fp32.tflite"]
     assert summary["ratio_32_64"] > 0
     assert all(row["ratio_32_64"] is not None for row in summary["op_types"])
-    assert (tmp_path / "emu.png").exists()
+    assert (tmp_path / "emu" / "docscan-bench.png").exists()
 
 
 # --- faults: these build into a private cache and never touch the real one ---------------------
@@ -108,7 +109,7 @@ def private_cache(tmp_path, monkeypatch):
 
 def test_build_without_network_fails_cleanly(private_cache):
     with pytest.raises(DocscanError) as err:
-        rootfs.ensure_rootfs("armv7", progress=lambda f, t: None)
+        rootfs.ensure_rootfs("armv7")
     msg = str(err.value)
     assert "\n" not in msg and msg.startswith("emu:armv7: building the Debian armhf rootfs") and "127.0.0.1:9" in msg
     assert not (private_cache / "rootfs-armhf").exists()
@@ -125,14 +126,14 @@ def test_half_built_rootfs_is_not_reused(private_cache):
             (half / rootfs.MARKER).write_text(json.dumps(marker))
         assert not rootfs.is_complete(half)
         with pytest.raises(DocscanError, match="building the Debian armhf rootfs"):
-            rootfs.ensure_rootfs("armv7", progress=lambda f, t: None)   # rebuilds, never runs it
+            rootfs.ensure_rootfs("armv7")   # rebuilds, never runs it
 
 
 def test_cli_emulated_without_network_one_line_error_no_result(private_cache, tiny, tmp_path):
     runner = CliRunner()
-    out = tmp_path / "r.json"
+    out = tmp_path / "r" / "docscan-bench.json"
     res = runner.invoke(main, ["bench", str(tiny["fp32"]), "-d", "host", "-d", "emu:armv7", "--runs", "2",
-                               "-o", str(out), "-q"])
+                               "-o", str(out.parent), "-q"])
     assert res.exit_code == 2
     errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and ("network" in errors[0] or "127.0.0.1" in errors[0]), res.output

@@ -13,7 +13,8 @@ from bench_helpers import make_tiny_models  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 from docscan.bench import perop, report  # noqa: E402
-from docscan.bench.run import parse_device, run_bench  # noqa: E402
+from docscan.bench.devices import parse_device  # noqa: E402
+from docscan.bench.run import run_bench  # noqa: E402
 from docscan.bench.schema import SCHEMA, load_report  # noqa: E402
 from docscan.cli import main  # noqa: E402
 from docscan.errors import DocscanError  # noqa: E402
@@ -111,6 +112,7 @@ def _cli(args, cwd):
     (["{junk}", "-d", "host"], "not a .tflite model"),
     (["{fp32}", "-d", "host", "-d", "host"], "given twice"),
     ([], "give MODEL files"),
+    (["{fp32}", "-o", "out.json"], "-o takes a folder"),
 ])
 def test_cli_bad_input_one_line_error_nothing_written(tiny, tmp_path, args, message):
     junk = tmp_path / "junk.tflite"
@@ -124,25 +126,38 @@ def test_cli_bad_input_one_line_error_nothing_written(tiny, tmp_path, args, mess
 
 
 def test_cli_host_run_then_compare(tiny, tmp_path):
-    res, _ = _cli([str(tiny["fp32"]), "-d", "host", "--runs", "3", "-o", str(tmp_path / "a.json"), "-q"], tmp_path)
+    res, _ = _cli([str(tiny["fp32"]), "-d", "host", "--runs", "3", "-o", str(tmp_path / "a"), "-q"], tmp_path)
     assert res.exit_code == 0, res.output
-    assert "CONV_2D" in res.output and (tmp_path / "a.png").exists()
-    res, _ = _cli([str(tiny["int8"]), "-d", "host", "--runs", "3", "-o", str(tmp_path / "b.json"), "-q"], tmp_path)
+    assert "CONV_2D" in res.output and (tmp_path / "a" / "docscan-bench.png").exists()
+    res, _ = _cli([str(tiny["int8"]), "-d", "host", "--runs", "3", "-o", str(tmp_path / "b"), "-q"], tmp_path)
     assert res.exit_code == 0, res.output
-    res, _ = _cli(["--compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "-o", str(tmp_path / "c.json"),
+    for name in ("a", "b"):     # --compare labels each run by its file's name
+        (tmp_path / name / "docscan-bench.json").rename(tmp_path / f"{name}.json")
+    res, _ = _cli(["--compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "-o", str(tmp_path / "c"),
                    "--no-png"], tmp_path)
     assert res.exit_code == 0, res.output
-    both = load_report(tmp_path / "c.json")
+    both = load_report(tmp_path / "c" / "docscan-bench.json")
     assert [r.extra["source_label"] for r in both.runs] == ["a.json", "b.json"]
-    assert not (tmp_path / "c.png").exists()
+    assert not (tmp_path / "c" / "docscan-bench.png").exists()
+
+
+def test_compare_labels_files_of_one_name_by_their_folder(tmp_path):
+    # What `-o phone` and `-o emu` leave: two docscan-bench.json files.
+    run = {"model": "m.tflite", "device": "host", "device_kind": "host", "isa": "x86_64", "runtime": "r",
+           "threads": 1, "latency_ms": [1.0]}
+    for name in ("phone", "emu"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "docscan-bench.json").write_text(json.dumps({"schema": SCHEMA, "runs": [run]}))
+    both = report.compare([tmp_path / "phone" / "docscan-bench.json", tmp_path / "emu" / "docscan-bench.json"])
+    assert [r.extra["source_label"] for r in both.runs] == ["phone/docscan-bench.json", "emu/docscan-bench.json"]
 
 
 def test_cli_compare_bad_file(tmp_path):
     (tmp_path / "x.json").write_text("{not json")
     (tmp_path / "y.json").write_text(json.dumps({"schema": "docscan.bench/0", "runs": []}))
     for name, msg in (("x.json", "cannot read benchmark JSON"), ("y.json", "schema")):
-        res, files = _cli(["--compare", str(tmp_path / name), str(tmp_path / name), "-o", "c.json"], tmp_path)
-        assert res.exit_code == 2 and msg in res.output and "c.json" not in files
+        res, files = _cli(["--compare", str(tmp_path / name), str(tmp_path / name), "-o", "c"], tmp_path)
+        assert res.exit_code == 2 and msg in res.output and "c" not in files
 
 
 def test_cli_parse_benchmark_model_log(tmp_path, shared):
@@ -150,6 +165,6 @@ def test_cli_parse_benchmark_model_log(tmp_path, shared):
     logs = [p for p in logs if p.is_file() and p.suffix in (".txt", ".log")]
     if not logs:
         pytest.skip("no benchmark_model logs in ../shared/fixtures/benchmark_model")
-    res, _ = _cli(["--parse", str(logs[0]), "-o", str(tmp_path / "p.json"), "--no-png"], tmp_path)
+    res, _ = _cli(["--parse", str(logs[0]), "-o", str(tmp_path / "p"), "--no-png"], tmp_path)
     assert res.exit_code == 0, res.output
-    assert load_report(tmp_path / "p.json").runs[0].latency_ms
+    assert load_report(tmp_path / "p" / "docscan-bench.json").runs[0].latency_ms

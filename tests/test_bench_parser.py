@@ -301,16 +301,16 @@ def test_cli_parse(fx, tmp_path):
 
     from docscan.cli import main
 
-    out = tmp_path / "parsed.json"
+    out = tmp_path / "parsed" / "docscan-bench.json"
     res = CliRunner().invoke(main, ["bench", "--parse", str(fx / "tflite-1.14-android-arm-op-profiling.txt"),
-                                    "-o", str(out), "--no-png"])
+                                    "-o", str(out.parent), "--no-png"])
     assert res.exit_code == 0, res.output
     run = json.loads(out.read_text())["runs"][0]
     assert run["median_ms"] == pytest.approx(115.062) and len(run["ops"]) == 65
     bad = CliRunner().invoke(main, ["bench", "--parse", str(fx / "tflite-2.4.0-android-arm64-nnapi-delegate-failure.txt"),
-                                    "-o", str(tmp_path / "bad.json"), "--no-png"])
+                                    "-o", str(tmp_path / "bad"), "--no-png"])
     assert bad.exit_code == 2 and "Failed to apply NNAPI delegate" in bad.output
-    assert not (tmp_path / "bad.json").exists()
+    assert not (tmp_path / "bad" / "docscan-bench.json").exists()
 
 
 def test_fallbacks_top_table_and_type_summary_only():

@@ -140,8 +140,8 @@ def test_walltime_gate_runs_end_to_end(tmp_path, demo_models):
     """The wall-time path for real (tiny): interleaved rounds, yardstick, per-op diff, PNG.
     Whether it passes is timing, so only the verdict's shape is asserted here; the
     false-alarm rate is measured by benchmarks/regress_false_alarms.py."""
-    from docscan.regress.cli import write_png
     from docscan.regress.gate import update
+    from docscan.regress.verdict import write_png
     from docscan.regress.yardstick import SIZES
 
     path = tmp_path / "w.json"

@@ -39,9 +39,9 @@ def test_same_model_passes_with_identical_count(base_baseline, demo_models):
 
 
 def test_unfolded_bn_is_caught_with_per_kernel_diff(base_baseline, demo_models, tmp_path):
-    out = tmp_path / "verdict.json"
+    out = tmp_path / "docscan-regress.json"
     r = CliRunner().invoke(main, ["bench", str(demo_models["bn_unfolded"]), "--baseline", str(base_baseline),
-                                  "--check", "--deterministic", "--allow-op-change", "-o", str(out)])
+                                  "--check", "--deterministic", "--allow-op-change", "-o", str(out.parent)])
     assert r.exit_code == 1, r.output
     assert "REGRESSION" in r.output and "+1 ADD, +1 MUL" in r.output
     v = json.loads(out.read_text())

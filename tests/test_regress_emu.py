@@ -47,7 +47,7 @@ def test_plugin_cache_trusts_only_a_stamped_build_for_this_qemu(tmp_path, monkey
     if shutil.which("qemu-aarch64") is None:
         pytest.skip("Debian's dynamic qemu-user is not installed (make system-deps)")
     monkeypatch.setenv("DOCSCAN_CACHE", str(tmp_path))
-    folder = qp.cache_dir()
+    folder = qp.plugin_dir()
     folder.mkdir(parents=True)
     (folder / "libinsn.so").write_bytes(b"half a build")
     assert qp.plugin_path() is None                         # no stamp: a killed build

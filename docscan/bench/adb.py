@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import tomllib
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from docscan.bench.benchmark_model import parse_log, parse_text
 from docscan.bench.schema import ModelRun
 from docscan.errors import DocscanError
 from docscan.paths import ANDROID_BENCH_DIR
+from docscan.progress import Progress, silent
 
 ABIS = ("armeabi-v7a", "arm64-v8a")
 ISA_OF_ABI = {"armeabi-v7a": "armv7", "arm64-v8a": "aarch64"}
@@ -108,14 +109,14 @@ def override_map(overrides: Iterable[str] | Mapping[str, str | Path]) -> dict[st
         items = []
         for item in overrides:
             if "=" not in str(item):
-                raise DocscanError(f"--benchmark-binary: expected ABI=PATH (e.g. arm64-v8a=./benchmark_model), "
-                                   f"got {item!r}")
+                raise DocscanError(f"benchmark_model binary {item!r}: expected ABI=PATH "
+                                   "(e.g. arm64-v8a=./benchmark_model)")
             items.append(tuple(str(item).split("=", 1)))
     out = {}
     for key, value in items:
         if not str(value):
-            raise DocscanError(f"--benchmark-binary: empty path for {key}")
-        out[_abi_of_key(str(key), "--benchmark-binary")] = Path(value).expanduser()
+            raise DocscanError(f"benchmark_model binary for {key}: empty path")
+        out[_abi_of_key(str(key), "benchmark_model binary")] = Path(value).expanduser()
     return out
 
 
@@ -191,7 +192,7 @@ def select_device(adb: str, serial: str | None = None) -> Device:
     if serial is None:
         if len(devices) > 1:
             names = ", ".join(d.serial for d in devices)
-            raise DocscanError(f"adb: several devices connected ({names}); name one with --device adb:SERIAL")
+            raise DocscanError(f"adb: several devices connected ({names}); name one as adb:SERIAL")
         dev = devices[0]
     else:
         dev = next((d for d in devices if d.serial == serial), None)
@@ -351,15 +352,13 @@ def run_on_phone(model_path: str | Path, serial: str | None = None,
                  runs: int = 50, warmup: int = 1, use_xnnpack: bool | None = None, abi: str | None = None,
                  adb: str = "adb", *, overrides: Iterable[str] | None = None, cpu_mask: str | None = None,
                  extra_flags: Iterable[str] = (), remote_base: str = REMOTE_BASE, timeout_s: float = 1800,
-                 save_log: str | Path | None = None,
-                 progress: Callable[[str], None] | None = None) -> ModelRun:
+                 save_log: str | Path | None = None, progress: Progress = silent) -> ModelRun:
     """Run ``benchmark_model`` on a phone and return its parsed ``ModelRun`` (device ``adb:SERIAL``).
 
     ``binaries``: ABI -> path mapping, or a config file path, or None for the default config.
     ``abi``: force ``armeabi-v7a`` (32-bit on a 64-bit phone) or ``arm64-v8a``; default is the
     phone's primary ARM ABI. ``save_log``: also write the raw log there (atomically).
     """
-    say = progress or (lambda _msg: None)
     model = Path(model_path)
     if not model.is_file():
         raise DocscanError(f"{model}: model file not found")
@@ -380,7 +379,7 @@ def run_on_phone(model_path: str | Path, serial: str | None = None,
     remote_runner = f"{remote_dir}/run_benchmark.sh"
     remote_log = f"{remote_dir}/benchmark.log"
     try:
-        say(f"adb:{dev.serial}: pushing {model.name} and benchmark_model ({abi}) to {remote_dir}")
+        progress(f"adb:{dev.serial}: pushing {model.name} and benchmark_model ({abi}) to {remote_dir}")
         phone.shell_ok(["mkdir", "-p", remote_dir], what="mkdir")
         phone.push(binary.resolve(), remote_bin)
         phone.push(RUNNER, remote_runner)
@@ -389,7 +388,7 @@ def run_on_phone(model_path: str | Path, serial: str | None = None,
 
         words = ["sh", remote_runner] + (["-t", cpu_mask] if cpu_mask else []) + [remote_bin, remote_log]
         words += benchmark_flags(remote_model, threads, runs, warmup, use_xnnpack, extra_flags)
-        say(f"adb:{dev.serial}: running benchmark_model ({runs} runs, {threads} threads, op profiling)")
+        progress(f"adb:{dev.serial}: running benchmark_model ({runs} runs, {threads} threads, op profiling)")
         res = phone.shell(words, timeout=timeout_s)
         log, status = _split_output(res.stdout)
         if status is None or log is None:

@@ -8,7 +8,8 @@ backend imports ``time_models`` from it too, so every device is timed by the sam
 
 SPEC: {"models": [{"path", "label", "runs", "warmup"}], "threads": 1, "xnnpack": true,
        "seed": 0, "return_outputs": false}
-Progress goes to stderr as "PROGRESS done total label" lines.
+Progress goes to stderr as "PROGRESS done total label" lines; in-process callers pass
+``progress(label, done, total)`` (docscan's progress convention).
 """
 
 import json
@@ -94,7 +95,7 @@ def time_models(spec, progress=None):
             entry["error"] = ("%s: %s" % (type(exc).__name__, exc)).splitlines()[0][:300]
         results.append(entry)
         if progress:
-            progress(i + 1, len(models), entry["label"])
+            progress(entry["label"], i + 1, len(models))
     return {"runtime": runtime, "machine": machine(), "results": results}
 
 
@@ -103,7 +104,7 @@ def machine():
             "numpy": np.__version__, "system": platform.platform()}
 
 
-def _stderr_progress(done, total, label):
+def _stderr_progress(label, done, total):
     sys.stderr.write("PROGRESS %d %d %s\n" % (done, total, label))
     sys.stderr.flush()
 

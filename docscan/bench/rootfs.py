@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docscan.errors import DocscanError
+from docscan.paths import cache_dir
+from docscan.progress import Progress, silent
 
 SUITE = "bookworm"
 PACKAGES = ("python3", "python3-numpy")
@@ -60,10 +62,6 @@ def get_isa(name: str) -> Isa:
     if key not in ISAS:
         raise DocscanError(f"emu:{name}: unknown emulated device (known: emu:armv7, emu:aarch64)")
     return ISAS[key]
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("DOCSCAN_CACHE", Path.home() / ".cache" / "docscan"))
 
 
 def rootfs_path(isa: Isa) -> Path:
@@ -150,10 +148,10 @@ def _lock(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def ensure_rootfs(name: str, *, mirror: str | None = None, progress=None) -> Path:
-    """Return a complete rootfs for ISA ``name``, building it first if needed.
+def ensure_rootfs(name: str, *, mirror: str | None = None, progress: Progress = silent) -> Path:
+    """Return a complete rootfs for ISA ``name``, building it first if needed (minutes).
 
-    ``progress(fraction, text)`` is called while building (None: a rich progress bar).
+    ``progress`` follows the build in percent, the stage in its text.
     """
     isa = get_isa(name)
     root = rootfs_path(isa)
@@ -162,22 +160,13 @@ def ensure_rootfs(name: str, *, mirror: str | None = None, progress=None) -> Pat
     with _lock(root.with_name(root.name + ".lock")):
         if is_complete(root):       # another process finished it while we waited
             return root
-        if progress is None:
-            with _rich_progress(f"building emu:{isa.name} rootfs (Debian {SUITE} {isa.debian_arch})") as cb:
-                _build(isa, root, mirror or mirror_url(), cb)
-        else:
-            _build(isa, root, mirror or mirror_url(), progress)
+        title = f"building emu:{isa.name} rootfs (Debian {SUITE} {isa.debian_arch})"
+
+        def step(frac: float, stage: str) -> None:
+            progress(f"{title}: {stage}", round(100 * frac), 100)
+
+        _build(isa, root, mirror or mirror_url(), step)
     return root
-
-
-@contextlib.contextmanager
-def _rich_progress(title: str):
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[stage]}"),
-                  TimeElapsedColumn(), transient=False) as bar:
-        task = bar.add_task(title, total=1.0, stage="")
-        yield lambda frac, text: bar.update(task, completed=frac, stage=text)
 
 
 def _build(isa: Isa, root: Path, mirror: str, progress) -> None:
@@ -246,7 +235,7 @@ def _reason(lines: list[str]) -> str:
 
 def fetch_wheel(isa: Isa) -> Path:
     """PyPI's tflite-runtime wheel for the ISA, downloaded on the host and cached."""
-    dest = cache_dir() / "wheels"
+    dest = cache_dir("wheels")
     found = sorted(dest.glob(f"tflite_runtime-{TFLITE_RUNTIME}-cp311-cp311-{isa.wheel_platform}.whl"))
     if found:
         return found[0]

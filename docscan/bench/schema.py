@@ -94,7 +94,7 @@ class BenchReport:
             raise DocscanError(f"{source}: not a docscan benchmark file (no 'schema' field)")
         if d["schema"] != SCHEMA:
             raise DocscanError(f"{source}: schema {d['schema']!r}, this docscan reads {SCHEMA!r}; "
-                               "re-run the benchmark (or --update-baseline) to refresh it")
+                               "re-run the benchmark to refresh it")
         try:
             runs = [ModelRun.from_dict(r) for r in d["runs"]]
         except (KeyError, TypeError) as exc:

@@ -1,11 +1,16 @@
-"""docscan bench: thin CLI over docscan.bench.run / report (and the phone helpers)."""
+"""docscan bench: the flags and the printing over docscan.bench.run / report (and the gate,
+``bench_gate``). The library returns reports; this module shows and saves them."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from docscan.commands.bench_gate import gate_options, run_gate, wants_gate
 from docscan.errors import DocscanError
-from docscan.regress.cli import regress_options
+
+REPORT_FILE = "docscan-bench.json"      # written in -o DIR, with its PNG beside it
 
 
 @click.command(name="bench")
@@ -19,8 +24,8 @@ from docscan.regress.cli import regress_options
 @click.option("--per-op/--no-per-op", default=True, show_default=True,
               help="Per-op timings (one-op models cut from each model, timed on the same device).")
 @click.option("--op-runs", type=int, default=None, help="Timed runs per one-op model (default: --runs).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default="docscan-bench.json", show_default=True,
-              help="JSON report; a PNG chart is written beside it.")
+@click.option("-o", "--outdir", default=".", show_default=True,
+              help=f"Output folder: {REPORT_FILE} and a PNG chart beside it (the gate: docscan-regress.json).")
 @click.option("--no-png", is_flag=True, help="Skip the PNG chart.")
 @click.option("--top", default=15, show_default=True, help="Ops shown in the per-op table (0: all).")
 @click.option("--parse", "parse_files", multiple=True, type=click.Path(dir_okay=False),
@@ -33,59 +38,76 @@ from docscan.regress.cli import regress_options
               help="Phones: TOML/JSON naming android_arm / android_aarch64 binaries "
                    "(default ~/.config/docscan/android.toml).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
-@regress_options   # --baseline FILE --check / --update-baseline [--deterministic]: docscan.regress
-def command(models, devices, runs, warmup, threads, xnnpack, per_op, op_runs, output, no_png, top,
-            parse_files, compare, benchmark_binaries, android_config, quiet):
+@gate_options   # --baseline FILE --check / --update-baseline [--deterministic]: bench_gate.py
+def command(models, devices, runs, warmup, threads, xnnpack, per_op, op_runs, outdir, no_png, top,
+            parse_files, compare, benchmark_binaries, android_config, quiet, **gate_flags):
     """Benchmark MODEL.tflite files on host, emulated ARM (qemu) and phones, with per-op tables.
 
     \b
-    docscan bench a.tflite b.tflite -d emu:armv7 -d emu:aarch64 -d host
+    docscan bench a.tflite b.tflite -d emu:armv7 -d emu:aarch64 -d host -o results/
     docscan bench a.tflite -d adb:SERIAL/armeabi-v7a -d adb:SERIAL/arm64-v8a \\
         --benchmark-binary armeabi-v7a=bm32 --benchmark-binary arm64-v8a=bm64
-    docscan bench --compare phone.json emulated.json
+    docscan bench --compare phone/docscan-bench.json emulated/docscan-bench.json
     docscan bench --parse benchmark_model.log
     """
     from docscan.bench import report as rep
+    from docscan.commands.bench_progress import BarDisplay
+    from docscan.commands.bench_tables import print_report
 
-    if parse_files and (models or compare):
-        raise DocscanError("--parse LOG takes no MODEL arguments and no --compare")
-    if not (models or parse_files):
-        raise DocscanError("give MODEL files, or --parse LOG, or --compare A.json B.json")
-    if compare:
-        if devices:
-            raise DocscanError("--compare reads saved results; it takes no --device")
-        report = rep.compare(models)
-    elif parse_files:
-        report = parse_logs(parse_files)
-    else:
-        from docscan.bench.run import run_bench
-        report = run_bench(models, list(devices), runs=runs, warmup=warmup, threads=threads, xnnpack=xnnpack,
-                           per_op=per_op, op_runs=op_runs, progress=not quiet,
-                           phone={"binaries": android_config, "overrides": list(benchmark_binaries)})
-    rep.print_report(report, top=top)
-    for path in rep.save(report, output, png=not no_png):
+    folder = output_folder(outdir)
+    check_binary_flags(benchmark_binaries)
+    phone = {"binaries": android_config, "overrides": list(benchmark_binaries)}
+    with BarDisplay(enabled=not quiet) as progress:
+        if wants_gate(gate_flags):
+            code = run_gate(models, devices, **gate_flags, runs=runs, warmup=warmup, threads=threads,
+                            xnnpack=xnnpack, per_op=per_op, folder=folder, png=not no_png, top=top, phone=phone,
+                            progress=progress, compare=compare, parse=bool(parse_files))
+            if code:
+                click.get_current_context().exit(code)
+            return
+        if parse_files and (models or compare):
+            raise DocscanError("--parse LOG takes no MODEL arguments and no --compare")
+        if not (models or parse_files):
+            raise DocscanError("give MODEL files, or --parse LOG, or --compare A.json B.json")
+        if compare:
+            if devices:
+                raise DocscanError("--compare reads saved results; it takes no --device")
+            report = rep.compare(models)
+        elif parse_files:
+            report = rep.parse_logs(parse_files)
+        else:
+            if runs < 1 or warmup < 0 or threads < 1:
+                raise DocscanError(f"--runs {runs} / --warmup {warmup} / --threads {threads}: runs and threads "
+                                   "must be >= 1, warm-up >= 0")
+            from docscan.bench.run import run_bench
+            report = run_bench(models, list(devices), runs=runs, warmup=warmup, threads=threads, xnnpack=xnnpack,
+                               per_op=per_op, op_runs=op_runs, progress=progress, phone=phone)
+    print_report(report, top=top)
+    for path in rep.save(report, folder / REPORT_FILE, png=not no_png):
         click.echo(f"wrote {path}")
 
 
-def parse_logs(files):
-    import time
-    from pathlib import Path
+def output_folder(outdir: str) -> Path:
+    """-o names a folder in every docscan command; a .json name is the old habit, said so."""
+    if outdir.lower().endswith(".json"):
+        raise DocscanError(f"-o {outdir}: -o takes a folder (docscan bench writes {REPORT_FILE} and a PNG in it)")
+    folder = Path(outdir)
+    if folder.exists() and not folder.is_dir():
+        raise DocscanError(f"-o {outdir}: exists and is not a folder")
+    return folder
 
-    from docscan.bench.schema import BenchReport
 
-    try:
-        from docscan.bench.benchmark_model import parse_log
-    except ImportError:
-        raise DocscanError("--parse: the benchmark_model parser is not in this build") from None
-    runs = []
-    for f in files:
-        p = Path(f)
-        try:
-            text = p.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            raise DocscanError(f"{p}: no such file") from None
-        except OSError as exc:
-            raise DocscanError(f"{p}: cannot read ({exc.strerror})") from None
-        runs.append(parse_log(text, str(p)))
-    return BenchReport(runs=runs, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                       command="parse " + " ".join(files))
+def check_binary_flags(values) -> None:
+    """--benchmark-binary ABI=PATH, checked before any phone is contacted."""
+    from docscan.bench.adb import ABI_KEYS
+
+    for item in values:
+        abi, sep, path = item.partition("=")
+        if not sep:
+            raise DocscanError(f"--benchmark-binary: expected ABI=PATH (e.g. arm64-v8a=./benchmark_model), "
+                               f"got {item!r}")
+        if abi.strip().lower() not in ABI_KEYS:
+            raise DocscanError(f"--benchmark-binary: unknown ABI {abi!r} (use armeabi-v7a / android_arm or "
+                               "arm64-v8a / android_aarch64)")
+        if not path:
+            raise DocscanError(f"--benchmark-binary: empty path for {abi}")

@@ -5,14 +5,8 @@ and a deterministic (instruction-count) mode.
     docscan bench MODEL --device D --baseline FILE --check [--deterministic] [--tolerance T]
 
 Modules: ``baseline`` (the file: schema, model identity, set-up, atomic update), ``gate``
-(measure, compare, decide), ``instructions`` + ``qemu_plugin`` (deterministic counts),
-``yardstick`` (the reference workload timed interleaved with the model), ``cli``
-(``cli_check``: what the bench command calls), ``demo`` (deliberately slower models).
+(measure, compare, decide: ``check`` returns a ``Verdict``, ``update`` writes a baseline),
+``verdict`` (a verdict's JSON and PNG), ``instructions`` + ``qemu_plugin`` (deterministic
+counts), ``yardstick`` (the reference workload timed interleaved with the model), ``demo``
+(deliberately slower models). The command line is ``docscan/commands/bench_gate.py``.
 """
-
-
-def cli_check(*args, **kwargs) -> int:
-    """See ``docscan.regress.cli.cli_check``: returns the exit code (0 pass, 1 regression)."""
-    from docscan.regress.cli import cli_check as impl
-
-    return impl(*args, **kwargs)

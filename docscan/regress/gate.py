@@ -23,10 +23,12 @@ import math
 import statistics
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from docscan.bench.devices import Device, Job, RunSettings, parse_device
 from docscan.errors import DocscanError
+from docscan.progress import Progress, silent
 from docscan.regress import baseline as bl
 
 K_SIGMA = 4.0             # threshold = max(tolerance, K_SIGMA * combined standard error)
@@ -100,28 +102,30 @@ def wall_threshold(base: dict, new: dict, tolerance: float) -> float:
 # --- wall time ------------------------------------------------------------------------------
 
 def measure_walltime(model: str | Path, device: str = "host", *, rounds: int = 12, runs: int = 7,
-                     warmup: int = 2, threads: int = 1, xnnpack: bool = True, progress=None,
-                     yard_size: int | None = None) -> tuple[dict, bl.Setup]:
+                     warmup: int = 2, threads: int = 1, xnnpack: bool = True, progress: Progress = silent,
+                     yard_size: int | None = None, phone: dict | None = None) -> tuple[dict, bl.Setup]:
     """Interleaved rounds of model and yardstick; stats dict and how it was measured.
 
     ``yard_size``: the yardstick's size (a check uses its baseline's); None picks the size
-    whose time is nearest the model's, from a short calibration run.
+    whose time is nearest the model's, from a short calibration run. ``phone``: settings
+    for phones (see ``docscan.bench.devices.phone.parse``).
     """
-    from docscan.bench.run import parse_device
     from docscan.regress.yardstick import SIZE, pick_size, write_yardstick
 
     if rounds < 3 or runs < 1:
-        raise DocscanError(f"--rounds {rounds} / --runs {runs}: the gate needs >= 3 rounds of >= 1 run")
-    dev = parse_device(device)
+        raise DocscanError(f"rounds {rounds} / runs {runs}: the gate needs >= 3 rounds of >= 1 run")
+    dev = parse_device(device, {"phone": phone or {}})
+    dev.prepare(progress)
     model = Path(model).resolve()
+    settings = RunSettings(runs=runs, warmup=warmup, threads=threads, xnnpack=xnnpack)
     with tempfile.TemporaryDirectory(prefix="docscan-gate-") as tmp:
         if yard_size is None:
             yard, _ = write_yardstick(tmp, SIZE)
-            cal = _interleaved(dev, model, yard, 3, max(1, runs // 2), warmup, threads, xnnpack, None)[0]
+            cal = _interleaved(dev, model, yard, 3, replace(settings, runs=max(1, runs // 2)), silent)[0]
             yard_size = pick_size(statistics.median(min(m) for m, _ in cal),
                                   statistics.median(min(y) for _, y in cal))
         yard, yard_sha = write_yardstick(tmp, yard_size)
-        pairs, runtime, machine = _interleaved(dev, model, yard, rounds, runs, warmup, threads, xnnpack, progress)
+        pairs, runtime, machine = _interleaved(dev, model, yard, rounds, settings, progress)
     model_ms = [x for m, _ in pairs for x in m]
     # Per round: fastest model run / fastest yardstick run. Interference only ever adds
     # time, so a block's minimum is its least disturbed run; the yardstick ratio removes
@@ -135,64 +139,38 @@ def measure_walltime(model: str | Path, device: str = "host", *, rounds: int = 1
              "norm_rel_se": rel_se(norm), "norm_of_medians": statistics.median(norm_med),
              "rounds": rounds, "runs_per_round": runs, "warmup": warmup, "round_norm": norm}
     setup = bl.Setup(device=dev.spec, mode="walltime", runtime=runtime, threads=threads,
-                     variant="xnnpack" if xnnpack else "builtin", isa=dev.isa, emulated=dev.kind == "emulated",
+                     variant="xnnpack" if xnnpack else "builtin", isa=dev.isa, emulated=dev.emulated,
                      machine=machine, tool=f"{rounds} interleaved rounds x {runs} runs (+{warmup} warm-up) "
                                            "vs a yardstick model; median of per-round ratios")
     return stats, setup
 
 
-def _interleaved(dev, model: Path, yard: Path, rounds, runs, warmup, threads, xnnpack, progress):
-    """[(model times, yardstick times)] per round, runtime label, machine description."""
-    from docscan.bench.emulated import Job
+def _interleaved(dev: Device, model: Path, yard: Path, rounds: int, settings: RunSettings, progress: Progress):
+    """[(model times, yardstick times)] per round, runtime label, machine description.
 
-    if dev.kind == "phone":
-        return _phone_rounds(model, yard, dev.spec, rounds, runs, warmup, threads, xnnpack, progress)
+    Model and yardstick alternate which goes first (ABBA), each with its own warm-up.
+    """
     jobs = []
     for r in range(rounds):
-        m, y = Job(model, f"m{r}", runs, warmup), Job(yard, f"y{r}", runs, warmup)
+        m, y = (Job(model, f"m{r}", settings.runs, settings.warmup),
+                Job(yard, f"y{r}", settings.runs, settings.warmup))
         jobs += [m, y] if r % 2 == 0 else [y, m]
-    if dev.kind == "host":
-        from docscan.bench import host
-        result = host.run_jobs(jobs, threads=threads, xnnpack=xnnpack, progress=progress)
-        machine = host.describe()
-    else:
-        from docscan.bench import emulated
-        result = emulated.run_jobs(dev.isa, jobs, threads=threads, xnnpack=xnnpack, progress=progress)
-        machine = emulated.describe(dev.isa)
+    timings = dev.run_models(jobs, settings, progress)
     by = {}
-    for res in result["results"]:
+    for res in timings.results:
         if "error" in res:
             raise DocscanError(f"{model.name}: failed on {dev.spec}: {res['error']}")
         by[res["label"]] = res["latency_ms"]
-    return [(by[f"m{r}"], by[f"y{r}"]) for r in range(rounds)], result.get("runtime", "?"), machine
+    return [(by[f"m{r}"], by[f"y{r}"]) for r in range(rounds)], timings.runtime, timings.machine
 
 
-def _phone_rounds(model, yard, device, rounds, runs, warmup, threads, xnnpack, progress):
-    """A phone runs one benchmark_model process per model: alternate them round by round."""
-    from docscan.bench.run import run_bench
-
-    pairs, runtime, machine = [], "?", ""
-    for r in range(rounds):
-        order = [model, yard] if r % 2 == 0 else [yard, model]
-        rep = run_bench(order, [device], runs=runs, warmup=warmup, threads=threads, xnnpack=xnnpack,
-                        per_op=False, progress=False)
-        got = {Path(run.extra.get("model_path", run.model)).name: run for run in rep.runs}
-        m, y = got.get(Path(model).name), got.get(Path(yard).name)
-        if m is None or y is None:
-            m, y = (rep.runs[0], rep.runs[1]) if r % 2 == 0 else (rep.runs[1], rep.runs[0])
-        pairs.append((m.latency_ms, y.latency_ms))
-        runtime, machine = m.runtime, m.machine
-        if progress:
-            progress(r + 1, rounds, "round")
-    return pairs, runtime, machine
-
-
-def per_op_walltime(model, device, *, runs: int = 7, threads: int = 1, xnnpack: bool = True) -> list[dict]:
+def per_op_walltime(model, device, *, runs: int = 7, threads: int = 1, xnnpack: bool = True,
+                    progress: Progress = silent, phone: dict | None = None) -> list[dict]:
     """Per-op medians from docscan bench's one-op cuts, as baseline op rows."""
     from docscan.bench.run import run_bench
 
     rep = run_bench([model], [device], runs=runs, warmup=1, threads=threads, xnnpack=xnnpack, per_op=True,
-                    progress=False)
+                    progress=progress, phone=phone)
     return [{"key": f"{o.index}:{o.op_type}", "op_type": o.op_type, "name": o.name, "value": o.ms, "unit": "ms"}
             for o in rep.runs[0].ops if not o.extra.get("error")]
 
@@ -210,35 +188,22 @@ def decide_walltime(base: dict, new: dict, tolerance: float) -> dict:
 # --- instructions ---------------------------------------------------------------------------
 
 def measure_instructions(model, device: str = "host", *, threads: int = 1, xnnpack: bool = True,
-                         use_cache: bool = True) -> tuple[dict, bl.Setup, list[dict]]:
-    from docscan.regress.instructions import count
-
-    c = count(model, device, threads=threads, xnnpack=xnnpack, use_cache=use_cache)
-    emulated = device.startswith("emu:")
+                         use_cache: bool = True, progress: Progress = silent) -> tuple[dict, bl.Setup, list[dict]]:
     from docscan.machine import host_cpu
+
+    dev = parse_device(device)
+    c = dev.count_instructions(Path(model), threads=threads, xnnpack=xnnpack, use_cache=use_cache, progress=progress)
     setup = bl.Setup(device=c.device, mode="instructions", runtime=c.runtime, threads=threads,
-                     variant="xnnpack" if xnnpack else "builtin", isa=device[4:] if emulated else "x86_64",
-                     emulated=emulated, machine=host_cpu(), tool=c.tool)
+                     variant="xnnpack" if xnnpack else "builtin", isa=dev.isa, emulated=dev.emulated,
+                     machine=host_cpu(), tool=c.tool)
     stats = {"unit": "instructions", "per_inference": c.per_inference, "repeats": c.repeats}
-    if device == "host":
+    if c.cpu_features is not None:
         # XNNPACK picks kernels by the CPU features it sees (under valgrind: up to AVX2/FMA3,
         # AVX-512 is hidden); counts compare only between CPUs offering the same ones.
-        stats["cpu_features"] = host_cpu_features()
+        stats["cpu_features"] = c.cpu_features
     ops = [{"key": fn, "op_type": _kernel_kind(fn), "name": fn, "value": v, "unit": "instructions"}
            for fn, v in sorted(c.functions.items(), key=lambda kv: -kv[1]) if v >= max(1, c.per_inference // 2000)]
     return stats, setup, ops
-
-
-def host_cpu_features() -> list[str]:
-    """The x86 features that decide XNNPACK's kernels under valgrind (which hides AVX-512)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                return [f for f in ("sse4_1", "sse4_2", "avx", "avx2", "fma", "f16c") if f in flags]
-    except OSError:
-        pass
-    return []
 
 
 def _kernel_kind(fn: str) -> str:
@@ -297,53 +262,72 @@ def by_type_diff(base_ops: list[dict], new_ops: list[dict]) -> list[dict]:
 def check(model: str | Path, baseline_path: str | Path, device: str = "host", *, deterministic: bool = False,
           tolerance: float | None = None, threads: int = 1, xnnpack: bool = True, rounds: int = 12,
           runs: int = 7, warmup: int = 2, per_op: bool = True, confirm: bool = True,
-          allow_op_change: bool = False, progress=None) -> Verdict:
+          allow_op_change: bool = False, progress: Progress = silent, phone: dict | None = None) -> Verdict:
     """Compare ``model`` on ``device`` with its baseline. Raises DocscanError on a baseline
-    that does not fit (schema, model, set-up); returns a Verdict otherwise."""
+    that does not fit (schema, model, set-up); returns a Verdict otherwise.
+
+    ``tolerance``: the smallest relative slowdown that fails (default ``WALL_TOLERANCE``,
+    ``INSN_TOLERANCE`` deterministic). ``confirm``: a failure is measured a second time.
+    """
+    if tolerance is not None and not 0 <= tolerance < 1:
+        raise DocscanError(f"tolerance {tolerance}: a fraction, e.g. 0.05 for 5 %")
     mode = "instructions" if deterministic else "walltime"
     base = bl.load(baseline_path)
     mid = bl.ModelId.of(model)
     notes = bl.check_model(base, mid, str(baseline_path), allow_op_change)
-    from docscan.bench.run import parse_device
-    entry = base.entry(parse_device(device).spec, mode, str(baseline_path))
+    entry = base.entry(parse_device(device, {"phone": phone or {}}).spec, mode, str(baseline_path))
     tol = tolerance if tolerance is not None else (INSN_TOLERANCE if deterministic else WALL_TOLERANCE)
-    attempts: list[dict] = []
     if deterministic:
-        for attempt in range(2 if confirm else 1):
-            # The confirmation always counts afresh: it is the proof that the count repeats.
-            stats, setup, ops = measure_instructions(model, device, threads=threads, xnnpack=xnnpack,
-                                                     use_cache=attempt == 0)
-            if attempt == 0:
-                notes += bl.check_setup(entry, setup, str(baseline_path))
-                was, now = entry.stats.get("cpu_features"), stats.get("cpu_features")
-                if was is not None and now is not None and was != now:
-                    notes.append(f"CPU features differ from the baseline's ({' '.join(now)} vs {' '.join(was)}): "
-                                 "XNNPACK may pick other kernels, so counts may not compare; refresh the "
-                                 "baseline on this runner type")
-            ratio = stats["per_inference"] / entry.stats["per_inference"]
-            attempts.append({"ratio": ratio, "threshold": tol, "per_inference": stats["per_inference"],
-                             "repeats": stats["repeats"]})
-            if ratio <= 1 + tol:
-                break
-        if len(attempts) == 2 and attempts[0]["per_inference"] != attempts[1]["per_inference"]:
-            notes.append("instruction count changed between the two counts: "
-                         f"{attempts[0]['per_inference']} vs {attempts[1]['per_inference']}")
-        last = attempts[-1]
-        passed = any(a["ratio"] <= 1 + a["threshold"] for a in attempts)
-        v = Verdict(mid.file, entry.setup.device, mode, passed, last["ratio"], tol, "instructions/inference",
-                    entry.stats["per_inference"], last["per_inference"], attempts, notes,
-                    op_diff(entry.ops, ops), improved=last["ratio"] < 1 - tol)
-        return v
+        return _check_instructions(model, mid, entry, str(baseline_path), device, tol, notes, threads=threads,
+                                   xnnpack=xnnpack, confirm=confirm, progress=progress)
+    return _check_walltime(model, mid, entry, str(baseline_path), device, tol, notes, threads=threads,
+                           xnnpack=xnnpack, rounds=rounds, runs=runs, warmup=warmup, per_op=per_op, confirm=confirm,
+                           progress=progress, phone=phone)
+
+
+def _check_instructions(model, mid: bl.ModelId, entry: bl.Entry, source: str, device: str, tol: float,
+                        notes: list[str], *, threads, xnnpack, confirm, progress) -> Verdict:
+    attempts: list[dict] = []
+    for attempt in range(2 if confirm else 1):
+        # The confirmation always counts afresh: it is the proof that the count repeats.
+        stats, setup, ops = measure_instructions(model, device, threads=threads, xnnpack=xnnpack,
+                                                 use_cache=attempt == 0, progress=progress)
+        if attempt == 0:
+            notes += bl.check_setup(entry, setup, source)
+            was, now = entry.stats.get("cpu_features"), stats.get("cpu_features")
+            if was is not None and now is not None and was != now:
+                notes.append(f"CPU features differ from the baseline's ({' '.join(now)} vs {' '.join(was)}): "
+                             "XNNPACK may pick other kernels, so counts may not compare; refresh the "
+                             "baseline on this runner type")
+        ratio = stats["per_inference"] / entry.stats["per_inference"]
+        attempts.append({"ratio": ratio, "threshold": tol, "per_inference": stats["per_inference"],
+                         "repeats": stats["repeats"]})
+        if ratio <= 1 + tol:
+            break
+    if len(attempts) == 2 and attempts[0]["per_inference"] != attempts[1]["per_inference"]:
+        notes.append("instruction count changed between the two counts: "
+                     f"{attempts[0]['per_inference']} vs {attempts[1]['per_inference']}")
+    last = attempts[-1]
+    passed = any(a["ratio"] <= 1 + a["threshold"] for a in attempts)
+    return Verdict(mid.file, entry.setup.device, "instructions", passed, last["ratio"], tol, "instructions/inference",
+                   entry.stats["per_inference"], last["per_inference"], attempts, notes,
+                   op_diff(entry.ops, ops), improved=last["ratio"] < 1 - tol)
+
+
+def _check_walltime(model, mid: bl.ModelId, entry: bl.Entry, source: str, device: str, tol: float,
+                    notes: list[str], *, threads, xnnpack, rounds, runs, warmup, per_op, confirm, progress,
+                    phone) -> Verdict:
+    attempts: list[dict] = []
     for attempt in range(2 if confirm else 1):
         if attempt:
             time.sleep(CONFIRM_PAUSE_S)   # let a short burst of load pass before re-measuring
         stats, setup = measure_walltime(model, device, rounds=rounds, runs=runs, warmup=warmup, threads=threads,
-                                        xnnpack=xnnpack, progress=progress,
+                                        xnnpack=xnnpack, progress=progress, phone=phone,
                                         yard_size=entry.stats.get("yardstick_size", 64))
         if attempt == 0:
-            notes += bl.check_setup(entry, setup, str(baseline_path))
+            notes += bl.check_setup(entry, setup, source)
             if stats["yardstick_sha256"] != entry.stats.get("yardstick_sha256"):
-                raise DocscanError(f"{baseline_path}: measured against another yardstick "
+                raise DocscanError(f"{source}: measured against another yardstick "
                                    f"({entry.stats.get('yardstick_sha256')} vs {stats['yardstick_sha256']}); "
                                    f"{bl.REFRESH}")
         attempts.append(decide_walltime(entry.stats, stats, tol))
@@ -356,23 +340,26 @@ def check(model: str | Path, baseline_path: str | Path, device: str = "host", *,
     last = attempts[-1]
     diff = []
     if per_op and entry.ops:
-        diff = op_diff(entry.ops, per_op_walltime(model, device, runs=runs, threads=threads, xnnpack=xnnpack))
-    return Verdict(mid.file, entry.setup.device, mode, passed, last["ratio"], last["threshold"], "ms (normalised)",
-                   entry.stats["median_ms"], last["median_ms"], attempts, notes, diff,
+        diff = op_diff(entry.ops, per_op_walltime(model, device, runs=runs, threads=threads, xnnpack=xnnpack,
+                                                  progress=progress, phone=phone))
+    return Verdict(mid.file, entry.setup.device, "walltime", passed, last["ratio"], last["threshold"],
+                   "ms (normalised)", entry.stats["median_ms"], last["median_ms"], attempts, notes, diff,
                    improved=last["under"])
 
 
 def update(model: str | Path, baseline_path: str | Path, device: str = "host", *, deterministic: bool = False,
            threads: int = 1, xnnpack: bool = True, rounds: int = 12, runs: int = 7, warmup: int = 2,
-           per_op: bool = True, progress=None, source: dict | None = None) -> tuple[bl.Entry, list[str]]:
+           per_op: bool = True, progress: Progress = silent, source: dict | None = None,
+           phone: dict | None = None) -> tuple[bl.Entry, list[str]]:
     """Measure ``model`` and write it into the baseline file (atomically)."""
     mid = bl.ModelId.of(model)
     if deterministic:
-        stats, setup, ops = measure_instructions(model, device, threads=threads, xnnpack=xnnpack)
+        stats, setup, ops = measure_instructions(model, device, threads=threads, xnnpack=xnnpack, progress=progress)
     else:
         stats, setup = measure_walltime(model, device, rounds=2 * rounds, runs=runs, warmup=warmup,
-                                        threads=threads, xnnpack=xnnpack, progress=progress)
-        ops = per_op_walltime(model, device, runs=runs, threads=threads, xnnpack=xnnpack) if per_op else []
+                                        threads=threads, xnnpack=xnnpack, progress=progress, phone=phone)
+        ops = (per_op_walltime(model, device, runs=runs, threads=threads, xnnpack=xnnpack, progress=progress,
+                               phone=phone) if per_op else [])
     entry = bl.Entry(setup, stats, ops)
     _, notes = bl.update(baseline_path, mid, entry, source)
     return entry, notes

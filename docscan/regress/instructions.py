@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docscan.errors import DocscanError
+from docscan.machine import VALGRIND_FLAGS, host_cpu_flags
+from docscan.progress import Progress, silent
 
 # Runs on the host and inside the ARM rootfs (Debian's python3 3.11, numpy 1.24): no docscan.
 GUEST_SCRIPT = r'''
@@ -73,6 +75,9 @@ class Count:
     repeats: list[int] = field(default_factory=list)      # per-inference counts of the repeated invokes
     functions: dict[str, int] = field(default_factory=dict)  # per-function self cost of one inference (host)
     runtime: str = ""
+    # Host: the x86 features that decide XNNPACK's kernels under valgrind (which hides
+    # AVX-512); counts compare only between CPUs offering the same ones. None elsewhere.
+    cpu_features: list[str] | None = None
 
 
 def host_runtime() -> str:
@@ -84,23 +89,18 @@ _CACHE: dict[tuple, Count] = {}
 
 
 def count(model: str | Path, device: str = "host", *, threads: int = 1, xnnpack: bool = True,
-          invokes: int = 2, use_cache: bool = True) -> Count:
-    """Instructions per inference of ``model`` on ``device``.
+          use_cache: bool = True, progress: Progress = silent) -> Count:
+    """Instructions per inference of ``model`` on ``device`` (its ``count_instructions``).
 
     Host counts are cached per process by (file SHA-256, threads, variant): a count is a
     pure function of those, and ``count_host_many`` fills the cache for several models in
     one valgrind start-up. ``use_cache=False`` forces a fresh count (the gate's
     confirmation does, to prove the count repeats).
     """
-    if device == "host":
-        key = _key(model, threads, xnnpack, invokes)
-        if use_cache and key in _CACHE:
-            return _CACHE[key]
-        return count_host_many([model], threads=threads, xnnpack=xnnpack, invokes=invokes)[0]
-    if device.startswith("emu:"):
-        return count_emulated(model, device[4:], threads=threads, xnnpack=xnnpack, invokes=invokes)
-    raise DocscanError(f"{device}: deterministic mode runs on host, emu:armv7 and emu:aarch64 only "
-                       "(a phone's instructions cannot be counted from here; use wall time)")
+    from docscan.bench.devices import parse_device
+
+    return parse_device(device).count_instructions(Path(model), threads=threads, xnnpack=xnnpack,
+                                                   use_cache=use_cache, progress=progress)
 
 
 def _key(model, threads, xnnpack, invokes) -> tuple:
@@ -112,7 +112,11 @@ def _key(model, threads, xnnpack, invokes) -> tuple:
     return digest, threads, xnnpack, invokes
 
 
-def count_host(model, *, threads: int = 1, xnnpack: bool = True, invokes: int = 2) -> Count:
+def count_host(model, *, threads: int = 1, xnnpack: bool = True, invokes: int = 2, use_cache: bool = False) -> Count:
+    """One model on the host (``use_cache``: a count this process already made, if any)."""
+    key = _key(model, threads, xnnpack, invokes)
+    if use_cache and key in _CACHE:
+        return _CACHE[key]
     return count_host_many([model], threads=threads, xnnpack=xnnpack, invokes=invokes)[0]
 
 
@@ -157,7 +161,8 @@ def count_host_many(models, *, threads: int = 1, xnnpack: bool = True, invokes: 
         for i, p in enumerate(paths):
             mine = totals[i * per_model:(i + 1) * per_model]
             repeats = [t for _, t in mine[1:]]
-            c = Count("host", repeats[-1], tool, repeats, parse_self_costs(mine[-1][0]), runtime)
+            c = Count("host", repeats[-1], tool, repeats, parse_self_costs(mine[-1][0]), runtime,
+                      host_cpu_flags(among=VALGRIND_FLAGS))
             _CACHE[_key(p, threads, xnnpack, invokes)] = c
             counts.append(c)
     return counts
@@ -224,7 +229,7 @@ def _tail(text: str) -> str:
 # --- emulated ARM: qemu insn plugin -------------------------------------------------------
 
 def count_emulated(model, isa_name: str, *, threads: int = 1, xnnpack: bool = True, invokes: int = 3,
-                   repeatability: bool = False) -> Count:
+                   repeatability: bool = False, progress: Progress = silent) -> Count:
     from docscan.bench.rootfs import ensure_rootfs, get_isa
     from docscan.regress.qemu_plugin import ensure_plugin, parse_count, qemu_binary
 
@@ -233,12 +238,12 @@ def count_emulated(model, isa_name: str, *, threads: int = 1, xnnpack: bool = Tr
     if not model.is_file():
         raise DocscanError(f"{model}: no such model")
     qemu = qemu_binary(isa.qemu)
-    root = ensure_rootfs(isa.name)
-    plugin = ensure_plugin(smoke_root=root, qemu_name=isa.qemu)
+    root = ensure_rootfs(isa.name, progress=progress)
+    plugin = ensure_plugin(smoke_root=root, qemu_name=isa.qemu, progress=progress)
     lib = root / "usr" / "lib" / isa.triplet
     env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
            "HOME": "/tmp", "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2",
-           # Debian's libblas.so.3 is an absolute symlink via /etc/alternatives (see bench/emulated.py).
+           # Debian's libblas.so.3 is an absolute symlink via /etc/alternatives (see bench/devices/emulated.py).
            "LD_LIBRARY_PATH": f"{lib / 'blas'}:{lib / 'lapack'}"}
     with tempfile.TemporaryDirectory(prefix="docscan-insn-") as tmp:
         script = Path(tmp) / "infer.py"

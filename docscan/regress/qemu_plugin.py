@@ -19,6 +19,8 @@ import tempfile
 from pathlib import Path
 
 from docscan.errors import DocscanError
+from docscan.paths import cache_dir
+from docscan.progress import Progress, silent
 
 STAMP = "plugin.json"
 SOURCES = ("deb-src http://deb.debian.org/debian bookworm main\n"
@@ -26,8 +28,9 @@ SOURCES = ("deb-src http://deb.debian.org/debian bookworm main\n"
            "deb-src http://deb.debian.org/debian-security bookworm-security main\n")
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("DOCSCAN_CACHE", Path.home() / ".cache" / "docscan")) / "qemu-plugin"
+def plugin_dir() -> Path:
+    """Where the built plugin and its stamp are cached."""
+    return cache_dir("qemu-plugin")
 
 
 def qemu_binary(isa_qemu_static: str) -> str:
@@ -52,7 +55,7 @@ def installed_version() -> str:
 
 def plugin_path() -> Path | None:
     """The cached plugin if it was built for the installed qemu-user, else None."""
-    folder = cache_dir()
+    folder = plugin_dir()
     try:
         stamp = json.loads((folder / STAMP).read_text())
     except (OSError, ValueError):
@@ -63,7 +66,8 @@ def plugin_path() -> Path | None:
     return lib
 
 
-def ensure_plugin(smoke_root: Path | None = None, qemu_name: str = "qemu-aarch64-static", log=print) -> Path:
+def ensure_plugin(smoke_root: Path | None = None, qemu_name: str = "qemu-aarch64-static",
+                  progress: Progress = silent) -> Path:
     """Return the instruction-counting plugin, building it first if needed (seconds to minutes).
 
     ``smoke_root``: a guest root filesystem whose /bin/true the fresh plugin must count
@@ -78,11 +82,11 @@ def ensure_plugin(smoke_root: Path | None = None, qemu_name: str = "qemu-aarch64
                                "libglib2.0-dev and apt-get")
     version = installed_version()
     qemu = qemu_binary(qemu_name)
-    folder = cache_dir()
+    folder = plugin_dir()
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="qemu-plugin.partial-", dir=folder.parent) as tmp:
         tmp = Path(tmp)
-        log(f"building qemu's instruction-counting plugin for qemu {version} (downloads Debian's qemu source)")
+        progress(f"building qemu's instruction-counting plugin for qemu {version} (downloads Debian's qemu source)")
         src = _fetch_source(tmp, version)
         lib = tmp / "out" / "libinsn.so"
         lib.parent.mkdir()

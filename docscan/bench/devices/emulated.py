@@ -1,4 +1,5 @@
-"""Run the device runner inside an emulated ARM rootfs (qemu-user).
+"""Emulated ARM devices (``emu:armv7``, ``emu:aarch64``): the device runner inside a
+Debian ARM rootfs (``bench/rootfs.py``), under qemu-user.
 
 Two ways in, chosen automatically (override with DOCSCAN_EMU_MODE=chroot|qemu):
 
@@ -24,19 +25,45 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docscan.bench import device_runner
-from docscan.bench.rootfs import Isa, ensure_binfmt, ensure_rootfs, get_isa, read_marker
+from docscan.bench.devices import Job, RunSettings, Timings
+from docscan.bench.devices.runner import RunnerDevice, timings_of
+from docscan.bench.rootfs import Isa, ensure_binfmt, ensure_rootfs, get_isa, is_complete, read_marker, rootfs_path
 from docscan.errors import DocscanError
 from docscan.machine import host_cpu
+from docscan.progress import Progress, silent
 
 RUNNER = Path(device_runner.__file__)
 
 
-@dataclass
-class Job:
-    path: Path          # model on the host
-    label: str
-    runs: int
-    warmup: int
+def parse(spec: str, config: dict) -> Emulated | None:
+    if not spec.startswith("emu:"):
+        return None
+    isa = get_isa(spec[4:]).name
+    return Emulated(f"emu:{isa}", "emulated", isa, emulated=True)
+
+
+@dataclass(frozen=True)
+class Emulated(RunnerDevice):
+    note = "EMULATED: qemu-user translates ARM (and NEON) to x86; times are not phone times"
+
+    def prepare(self, progress: Progress = silent) -> None:
+        """Build the rootfs if it is missing (minutes, once): before any timing starts."""
+        if not is_complete(rootfs_path(get_isa(self.isa))):
+            ensure_rootfs(self.isa, progress=progress)
+
+    def run_models(self, jobs: list[Job], settings: RunSettings, progress: Progress = silent) -> Timings:
+        result = run_jobs(self.isa, jobs, threads=settings.threads, xnnpack=settings.xnnpack, seed=settings.seed,
+                          progress=progress)
+        return timings_of(result, self.describe())
+
+    def count_instructions(self, model: Path, *, threads: int = 1, xnnpack: bool = True, use_cache: bool = True,
+                           progress: Progress = silent):
+        from docscan.regress.instructions import count_emulated
+
+        return count_emulated(model, self.isa, threads=threads, xnnpack=xnnpack, invokes=2, progress=progress)
+
+    def describe(self) -> str:
+        return describe(self.isa)
 
 
 def mode() -> str:
@@ -49,10 +76,10 @@ def mode() -> str:
 
 
 def run_jobs(isa_name: str, jobs: list[Job], *, threads: int = 1, xnnpack: bool = True, seed: int = 0,
-             return_outputs: bool = False, progress=None, timeout: float | None = None) -> dict:
+             return_outputs: bool = False, progress: Progress = silent, timeout: float | None = None) -> dict:
     """Time ``jobs`` in one interpreter process on the emulated device; the runner's JSON.
 
-    ``progress(done, total, label)`` follows the runner's progress lines.
+    ``progress(label, done, total)`` follows the runner's progress lines.
     """
     isa = get_isa(isa_name)
     root = ensure_rootfs(isa.name)
@@ -135,8 +162,8 @@ def _run(argv, env, isa: Isa, progress, timeout) -> dict:
         for line in proc.stderr:
             if line.startswith("PROGRESS "):
                 parts = line.split(" ", 3)
-                if progress and len(parts) == 4:
-                    progress(int(parts[1]), int(parts[2]), parts[3].rstrip("\n"))
+                if len(parts) == 4:
+                    progress(parts[3].rstrip("\n"), int(parts[1]), int(parts[2]))
             else:
                 err_lines.append(line.rstrip())
         code = proc.wait(timeout=timeout)
@@ -155,7 +182,6 @@ def _run(argv, env, isa: Isa, progress, timeout) -> dict:
 
 def describe(isa_name: str) -> str:
     isa = get_isa(isa_name)
-    from docscan.bench.rootfs import rootfs_path
     marker = read_marker(rootfs_path(isa)) or {}
     return (f"qemu-user {isa.name} (Debian {marker.get('suite', '?')} {isa.debian_arch}, "
             f"{mode()} mode) on {host_cpu()} - EMULATED")
