@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -39,7 +38,7 @@ from docscan.convert import inventory  # noqa: E402
 from docscan.convert import tflite_convert as tc
 from docscan.convert.bn_fold import fold_batchnorm  # noqa: E402
 from docscan.convert.transpose_conv import rewrite_transpose_convs  # noqa: E402
-from docscan.machine import host_cpu  # noqa: E402
+from docscan.machine import host_facts  # noqa: E402
 
 NETWORKS = ("hed_vgg_bn", "hed_mobilenet_v2")
 BN_OPS = ("MUL", "ADD", "SUB", "RSQRT", "VAR_HANDLE", "READ_VARIABLE")
@@ -140,7 +139,7 @@ def main(argv=None):
               "notes": ["unfolded and folded have identical op lists in this converter (it folds frozen BN "
                         "itself); their latency ratio shows the measurement noise",
                         "host timings on a shared 2-core machine, not ARM"],
-              "machine": {"cpu": host_cpu(), "arch": platform.machine(), "cores": os.cpu_count(),
+              "machine": {**host_facts(),
                           "runtime": f"ai-edge-litert {md.version('ai-edge-litert')}",
                           "tensorflow": md.version("tensorflow-cpu") if _has("tensorflow-cpu") else "?"},
               "networks": {}}

@@ -4,9 +4,9 @@
     python3 benchmarks/regress_baselines.py check  [--shipped] [--device D ...]
 
 Models: the shipped model(s) ``models/hed_default*.tflite`` and a few zoo networks
-converted at small input sizes with ``docscan convert`` (cached under
-~/.cache/docscan/regress-models). Zoo weights are random at conversion, so a re-converted
-zoo model has another SHA-256 but the same op list: the gate compares it, with a note
+converted at small input sizes with ``docscan convert`` (cached in the cache folder's
+regress-models, ~/.cache/docscan unless $DOCSCAN_CACHE). Zoo weights are random at
+conversion, so a re-converted zoo model has another SHA-256 but the same op list: the gate compares it, with a note
 (instruction counts do not depend on dense weights' values).
 
 Devices: host (callgrind), emu:armv7 and emu:aarch64 (qemu insn plugin), all in
@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from docscan.errors import DocscanError  # noqa: E402
+from docscan.paths import cache_dir  # noqa: E402
 from docscan.regress import baseline as bl  # noqa: E402
 from docscan.regress import gate  # noqa: E402
 
@@ -42,10 +43,6 @@ ZOO = {
 }
 
 
-def cache() -> Path:
-    return Path(os.environ.get("DOCSCAN_CACHE", Path.home() / ".cache" / "docscan")) / "regress-models"
-
-
 def shipped() -> dict[str, dict]:
     return {p.name.removesuffix(".tflite").replace(".", "_"): {"path": str(p.relative_to(REPO))}
             for p in sorted((REPO / "models").glob("hed_default*.tflite"))}
@@ -54,7 +51,7 @@ def shipped() -> dict[str, dict]:
 def model_file(name: str, source: dict) -> Path:
     if "path" in source:
         return REPO / source["path"]
-    out = cache() / name
+    out = cache_dir("regress-models", name)
     target = out / f"{source['zoo']}.{source['variant']}.tflite"
     if not target.is_file():
         print(f"converting {source['zoo']} at {source['input_size']} ({source['variant']}) ...", flush=True)

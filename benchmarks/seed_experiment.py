@@ -26,6 +26,8 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from docscan.paths import cache_dir  # noqa: E402
+
 MODELS = [  # (file stem, zoo name, fold BN before converting)
     ("hed_mnv2_bn", "hed_mobilenet_v2", False),
     ("hed_mnv2_bnfolded", "hed_mobilenet_v2", True),
@@ -77,7 +79,7 @@ def main(argv=None):
     ap.add_argument("--op-runs", type=int, default=5, help="timed runs per one-op model")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--devices", default="emu:armv7,emu:aarch64,host")
-    ap.add_argument("--models-dir", default=str(Path.home() / ".cache" / "docscan" / "seed-experiment"))
+    ap.add_argument("--models-dir", default=str(cache_dir("seed-experiment")))
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     ap.add_argument("--only", default="", help="comma-separated model stems (default: all)")
     ap.add_argument("--name", default="seed_experiment", help="result file stem (NAME_SIZE.json/.png)")
@@ -85,6 +87,8 @@ def main(argv=None):
 
     from docscan.bench import report
     from docscan.bench.run import run_bench
+    from docscan.commands.bench_progress import BarDisplay
+    from docscan.commands.bench_tables import print_report
 
     folder = Path(args.models_dir) / f"{args.size}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -92,11 +96,12 @@ def main(argv=None):
     if args.only:
         keep = args.only.split(",")
         models = [m for m in models if any(m.name.startswith(k) for k in keep)]
-    rep = run_bench(models, args.devices.split(","), runs=args.runs, warmup=args.warmup, threads=1, op_runs=args.op_runs,
-                    progress=sys.stderr.isatty(),
-                    command="python3 benchmarks/seed_experiment.py " + " ".join(argv or sys.argv[1:]))
+    with BarDisplay(enabled=sys.stderr.isatty()) as progress:
+        rep = run_bench(models, args.devices.split(","), runs=args.runs, warmup=args.warmup, threads=1,
+                        op_runs=args.op_runs, progress=progress,
+                        command="python3 benchmarks/seed_experiment.py " + " ".join(argv or sys.argv[1:]))
     out = Path(args.out) / f"{args.name}_{args.size}.json"
-    report.print_report(rep, top=10)
+    print_report(rep, top=10)
     for p in report.save(rep, out):
         print(f"wrote {p}")
 
