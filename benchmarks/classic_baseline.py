@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import sys
 import time
@@ -28,7 +27,8 @@ sys.path.insert(0, str(REPO))
 
 from docscan.atomic import write_bytes, write_json  # noqa: E402
 from docscan.detect.evaluate import evaluate, match_labels, summarize  # noqa: E402
-from docscan.paths import real_photos_dir  # noqa: E402
+from docscan.machine import describe_host  # noqa: E402
+from docscan.paths import cache_dir, real_photos_dir  # noqa: E402
 
 SYNTH_SEED = 9001
 RESULTS = REPO / "benchmarks" / "results"
@@ -43,7 +43,7 @@ def heldout_synth(n: int) -> Path:
 
     # Keyed by the generator's source too: a changed generator must not reuse a stale set.
     gen = hashlib.sha256(Path(docscan.synth.__file__).read_bytes()).hexdigest()[:10]
-    d = Path.home() / ".cache" / "docscan" / f"synth-heldout-seed{SYNTH_SEED}-n{n}-{gen}"
+    d = cache_dir(f"synth-heldout-seed{SYNTH_SEED}-n{n}-{gen}")
     if (d / "labels.json").is_file():
         return d
     tmp = d.with_name(f"{d.name}.partial-{os.getpid()}")
@@ -62,7 +62,7 @@ def visible_share(labels: Path) -> dict:
 
     import numpy as np
 
-    from docscan.detect.quad import convex_overlap
+    from docscan.detect.geometry import convex_overlap
 
     shares, names = [], []
     for name, entry in json.loads(labels.read_text()).items():
@@ -160,7 +160,7 @@ def main(argv=None):
     detectors = {"classic": ClassicDetector(), "classic-closed": ClassicDetector(close=True)}
     model_name = None
     if not args.classic_only:
-        from docscan.detect.pipeline import Detector
+        from docscan.detect.detector import Detector
         from docscan.errors import DocscanError
 
         try:
@@ -173,7 +173,7 @@ def main(argv=None):
                 else str(det.model.path)
         except DocscanError as exc:
             print(f"HED method skipped: {exc}", flush=True)
-    report = {"host": f"{platform.machine()} {platform.node()}", "model": model_name, "synth_seed": SYNTH_SEED,
+    report = {"host": describe_host(), "model": model_name, "synth_seed": SYNTH_SEED,
               "sets": {}}
     dev = real_photos_dir()
     if (dev / "labels.json").is_file():

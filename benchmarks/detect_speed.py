@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,10 +33,11 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from docscan.atomic import write_bytes, write_json  # noqa: E402
-from docscan.machine import host_cpu  # noqa: E402
+from docscan.machine import describe_host  # noqa: E402
+from docscan.paths import cache_dir  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
-CACHE = Path.home() / ".cache" / "docscan" / "detect_speed"
+CACHE = cache_dir("detect_speed")
 
 
 
@@ -124,7 +124,8 @@ def main(argv=None):
     ap.add_argument("-o", "--out", type=Path, default=RESULTS / "detect_speed.json")
     args = ap.parse_args(argv)
 
-    from docscan.detect.pipeline import Detector, load_edge_model
+    from docscan.detect.detector import Detector
+    from docscan.detect.edge_model import load_edge_model
 
     cv2.setNumThreads(1)
 
@@ -167,7 +168,7 @@ def main(argv=None):
     med = {k: {s: float(np.median(v)) for s, v in d.items()} for k, d in samples.items()}
     a, b = "shipped_int8+quad", "seed_hed_mnv2_fp32+quad"
     report = {
-        "machine": f"{host_cpu()} ({platform.machine()}), host, not emulated",
+        "machine": f"{describe_host()}, host, not emulated",
         "runtime": "ai_edge_litert Interpreter, num_threads=1; OpenCV and BLAS 1 thread",
         "frame": "256x256 RGB (synthetic, seed 9002)",
         "frames": args.frames, "rounds": args.rounds, "interleaved": True,

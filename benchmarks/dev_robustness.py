@@ -34,7 +34,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from docscan.atomic import write_figure, write_json  # noqa: E402
-from docscan.machine import host_cpu  # noqa: E402
+from docscan.machine import describe_host  # noqa: E402
 from docscan.paths import real_photos_dir  # noqa: E402
 
 
@@ -101,8 +101,11 @@ def main(argv=None) -> int:
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "dev_robustness.json")
     args = ap.parse_args(argv)
 
-    from docscan.detect import pipeline
-    from docscan.detect.pipeline import Detector, load_edge_model, load_image, polygon_iou
+    from docscan.detect import edge_model as pipeline
+    from docscan.detect.detector import Detector
+    from docscan.detect.edge_model import load_edge_model
+    from docscan.detect.geometry import polygon_iou
+    from docscan.detect.image_io import load_image
 
     if args.no_stretch:
         pipeline.LOW_CONTRAST_SPAN = 0     # every frame's span is >= 0: none is stretched
@@ -126,7 +129,7 @@ def main(argv=None) -> int:
         v = np.array([per_image[n][cond] for n in per_image])
         conditions[cond] = {"mean_iou": float(v.mean()), "share_iou_ge_0.9": float((v >= 0.9).mean()),
                             "min_iou": float(v.min()), "below_0.9": [n for n in per_image if per_image[n][cond] < 0.9]}
-    report = {"model": args.model, "machine": host_cpu(), "photos": str(args.photos), "n": len(per_image),
+    report = {"model": args.model, "machine": describe_host(), "photos": str(args.photos), "n": len(per_image),
               "low_contrast_stretch": not args.no_stretch,
               "conditions": conditions, "per_image": per_image}
     write_json(args.out, report)

@@ -32,7 +32,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from docscan.atomic import write_json  # noqa: E402
-from docscan.machine import host_cpu  # noqa: E402
+from docscan.machine import describe_host  # noqa: E402
 
 SEED, SIZE = 9001, (512, 384)
 
@@ -44,7 +44,9 @@ def main(argv=None) -> int:
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "region_oracle.json")
     args = ap.parse_args(argv)
 
-    from docscan.detect.pipeline import Detector, load_edge_model, polygon_iou, to_full_resolution
+    from docscan.detect.detector import Detector
+    from docscan.detect.edge_model import load_edge_model
+    from docscan.detect.geometry import polygon_iou, to_full_resolution
     from docscan.detect.quad import DEFAULT_PARAMS, candidate_quads
     from docscan.synth import make_sample
 
@@ -85,7 +87,7 @@ def main(argv=None) -> int:
                                    for q in quads), default=0.0))
         if (i + 1) % 100 == 0:
             print(f"{i + 1}/{args.n}", flush=True)
-    report = {"model": args.model, "machine": host_cpu(), "set": f"synth seed {SEED}, {SIZE[0]}x{SIZE[1]}, n={args.n}",
+    report = {"model": args.model, "machine": describe_host(), "set": f"synth seed {SEED}, {SIZE[0]}x{SIZE[1]}, n={args.n}",
               "modes": {m: {"mean_iou": float(np.mean(v)), "share_iou_ge_0.9": float(np.mean(np.array(v) >= 0.9))}
                         for m, v in ious.items()}}
     write_json(args.out, report)

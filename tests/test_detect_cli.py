@@ -14,7 +14,8 @@ from click.testing import CliRunner  # noqa: E402
 from detect_helpers import PAGE, photo, save_keras, save_tflite, write_photo  # noqa: E402
 
 from docscan.cli import main  # noqa: E402
-from docscan.detect.pipeline import Detector, polygon_iou  # noqa: E402
+from docscan.detect.detector import Detector  # noqa: E402
+from docscan.detect.geometry import polygon_iou  # noqa: E402
 from docscan.errors import DocscanError  # noqa: E402
 
 
@@ -121,7 +122,7 @@ def test_cli_model_file_problems(tmp_path):
 
 
 def test_default_model_missing_is_a_clear_error(monkeypatch, tmp_path):
-    import docscan.detect.pipeline as pipeline
+    import docscan.detect.edge_model as pipeline
 
     monkeypatch.setattr(pipeline, "MODELS_DIR", tmp_path)
     with pytest.raises(DocscanError, match="no shipped model"):
@@ -167,7 +168,7 @@ def test_region_output_of_the_wrong_shape_is_a_clear_error(tmp_path):
 
 
 def test_model_frame_stretches_only_low_contrast_frames():
-    from docscan.detect.pipeline import LOW_CONTRAST_SPAN, model_frame
+    from docscan.detect.edge_model import LOW_CONTRAST_SPAN, model_frame
 
     ramp = np.tile(np.linspace(0, 255, 200)[None, :, None], (100, 1, 3)).astype(np.uint8)
     as_is = cv2.resize(ramp, (64, 32), interpolation=cv2.INTER_AREA)

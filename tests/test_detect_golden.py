@@ -136,7 +136,8 @@ def _detection(det) -> dict:
 
 def compute_detections(tmp: Path) -> dict:
     from docscan.detect.classic import CannyEdgeModel
-    from docscan.detect.pipeline import Detector, load_image
+    from docscan.detect.detector import Detector
+    from docscan.detect.image_io import load_image
     from docscan.paths import real_photos_dir
 
     out = {}

@@ -136,7 +136,7 @@ def test_eval_label_for_another_image_size_is_named(model, dataset, tmp_path):
 
 @pytest.mark.realdata
 def test_shipped_model_on_real_dev_photos(shared, repo, tmp_path):
-    from docscan.detect.pipeline import default_model_path
+    from docscan.detect.edge_model import default_model_path
     from docscan.errors import DocscanError
 
     photos = shared / "data" / "real-photos-dev"

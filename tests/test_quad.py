@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from docscan.detect.pipeline import corner_error, polygon_iou, warp_document
-from docscan.detect.quad import DEFAULT_PARAMS, NO_DOCUMENT, candidate_quads, find_quad, order_corners, refine_corners
+from docscan.detect.detector import warp_document
+from docscan.detect.geometry import corner_error, order_corners, polygon_iou
+from docscan.detect.quad import DEFAULT_PARAMS, NO_DOCUMENT, candidate_quads, find_quad, refine_corners
 
 S = 256
 QUAD = np.array([[60, 40], [205, 58], [196, 222], [48, 203]], np.float64)

@@ -24,10 +24,12 @@ def command(images, model_path, outdir, threads, no_refine):
     from rich.table import Table
 
     from docscan.atomic import write_bytes, write_json
-    from docscan.detect.pipeline import Detector, draw_overlay, encode_png
+    from docscan.detect.detector import Detector
+    from docscan.detect.drawing import draw_overlay
+    from docscan.detect.image_io import encode_png
 
     console = Console(stderr=True)
-    detector = Detector(model_path, num_threads=threads, refine=not no_refine)
+    detector = Detector(model_or_default(model_path), num_threads=threads, refine=not no_refine)
     table = Table(title=f"docscan detect ({detector.model.path}); corners x,y clockwise; times in ms")
     for col in ("image", "found", "conf", "corners", "load", "model", "quad", "warp"):
         table.add_column(col, justify="left" if col.startswith(("image", "corners")) else "right",
@@ -65,6 +67,18 @@ def command(images, model_path, outdir, threads, no_refine):
     click.echo(f"results in {outdir}/")
     if errors:
         raise DocscanError(errors[0] if len(errors) == 1 else f"{len(errors)} images failed: " + "; ".join(errors))
+
+
+def model_or_default(model_path: Path | None) -> Path:
+    """``--model``, else the shipped model; without one, say how to get one."""
+    from docscan.detect.edge_model import default_model_path
+
+    if model_path is not None:
+        return model_path
+    try:
+        return default_model_path()
+    except DocscanError as exc:
+        raise DocscanError(f"{exc}; pass --model or train one with `docscan train`") from None
 
 
 def _unique_stem(path: Path, used: set) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 
 import click
@@ -28,6 +27,7 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     from rich.table import Table
 
     from docscan.detect.evaluate import IOU_GOOD, evaluate, match_labels, write_report
+    from docscan.machine import describe_host
 
     items, unlabelled = match_labels(images_dir, labels)
     if method == "classic":
@@ -37,19 +37,20 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
 
         detector, model_name = ClassicDetector(), "classic-opencv"
     else:
-        from docscan.detect.pipeline import Detector
+        from docscan.commands.detect import model_or_default
+        from docscan.detect.detector import Detector
 
-        detector = Detector(model_path, num_threads=threads)
+        detector = Detector(model_or_default(model_path), num_threads=threads)
         model_name = str(detector.model.path)
     console = Console(stderr=True)
     if unlabelled:
         console.print(f"{len(unlabelled)} image(s) in {images_dir} have no label; skipped", highlight=False)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"eval {len(items)} images", total=len(items))
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"eval {len(items)} images", total=len(items))
         results, thumbs = evaluate(detector, items, None if no_overlays else outdir / "overlays",
-                                   on_item=lambda r: progress.advance(task))
+                                   progress=lambda text, done=None, total=None: bar.update(task, completed=done))
     meta = {"images_dir": str(images_dir), "labels": str(labels), "method": method, "model": model_name,
-            "host": f"{platform.machine()} {platform.processor() or ''}".strip(), "unlabelled": unlabelled}
+            "host": describe_host(), "unlabelled": unlabelled}
     report = write_report(outdir, results, thumbs, meta)
     s = report["summary"]
 

@@ -12,8 +12,10 @@ import time
 import cv2
 import numpy as np
 
-from docscan.detect.pipeline import Detection, EdgeModel, warp_document
-from docscan.detect.quad import NO_DOCUMENT, order_corners
+from docscan.detect.detector import Detection, warp_document
+from docscan.detect.edge_model import EdgeModel
+from docscan.detect.geometry import order_corners
+from docscan.detect.quad import NO_DOCUMENT
 
 WORK_HEIGHT = 500
 
@@ -44,7 +46,7 @@ def classic_quad(image_rgb: np.ndarray, close: bool = False) -> tuple[np.ndarray
 
 
 class ClassicDetector:
-    """Same interface as ``pipeline.Detector`` so eval can run either."""
+    """Same interface as ``docscan.detect.detector.Detector`` so eval can run either."""
 
     def __init__(self, close: bool = False):
         self.close = close
@@ -69,9 +71,10 @@ class CannyEdgeModel(EdgeModel):
         self.input_hw = (size, size)
         self.path = None
 
-    def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
+    def maps(self, image_rgb: np.ndarray) -> tuple[np.ndarray, None]:
         h, w = self.input_hw
         small = cv2.resize(image_rgb, (w, h), interpolation=cv2.INTER_AREA)
         grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (5, 5), 0)
         edges = cv2.Canny(grey, 40, 120).astype(np.float32) / 255.0
-        return cv2.GaussianBlur(edges, (3, 3), 0.8) / max(1e-6, float(cv2.GaussianBlur(edges, (3, 3), 0.8).max()))
+        blurred = cv2.GaussianBlur(edges, (3, 3), 0.8)
+        return blurred / max(1e-6, float(blurred.max())), None

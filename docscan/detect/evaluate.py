@@ -11,7 +11,6 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,8 +18,12 @@ import cv2
 import numpy as np
 
 from docscan.atomic import write_bytes, write_json
-from docscan.detect.pipeline import IMAGE_SUFFIXES, corner_error, draw_overlay, encode_png, load_image, polygon_iou
+from docscan.detect.drawing import draw_overlay
+from docscan.detect.geometry import corner_error, polygon_iou
+from docscan.detect.image_io import encode_png, load_image
 from docscan.errors import DocscanError
+from docscan.images import IMAGE_SUFFIXES
+from docscan.progress import Progress, silent
 
 IOU_GOOD = 0.9
 
@@ -98,52 +101,54 @@ def match_labels(images_dir: str | os.PathLike, labels_path: str | os.PathLike) 
 
 
 def evaluate(detector, items: list[Labelled], overlay_dir: Path | None = None,
-             on_item: Callable[[EvalItem], None] | None = None, thumb: int = 320):
-    """Run ``detector`` on every labelled image; return (EvalItems, contact-sheet thumbnails)."""
+             progress: Progress = silent, thumb: int = 320):
+    """Run ``detector`` on every labelled image; return (EvalItems, contact-sheet thumbnails).
+    Reports each image done to ``progress``."""
     results, thumbs = [], []
     for it in items:
         res = EvalItem(it.name)
-        try:
-            t0 = time.perf_counter()
-            image = load_image(it.path)
-            load_ms = (time.perf_counter() - t0) * 1e3
-        except DocscanError as exc:
-            res.error = str(exc)
-            results.append(res)
-            if on_item:
-                on_item(res)
-            continue
-        H, W = image.shape[:2]
-        truth = it.corners.copy()
-        if it.size and it.size != (W, H):
-            lw, lh = it.size
-            if abs((lw / lh) / (W / H) - 1) > 0.02:   # another picture, or rotated since labelling
-                res.error = f"{it.path}: labelled as {lw}x{lh} but the image is {W}x{H}"
-                results.append(res)
-                if on_item:
-                    on_item(res)
-                continue
-            truth *= np.array([W / lw, H / lh])   # the same photo at another resolution
-        det = detector.detect(image, warp=False)
-        res.timings = {"load": load_ms, **det.timings}
-        res.truth = truth.tolist()
-        res.confidence = float(det.confidence)
-        if det.corners is not None:
-            res.found = True
-            res.corners = np.asarray(det.corners, np.float64).tolist()
-            res.iou = polygon_iou(det.corners, truth)
-            res.corner_error = corner_error(det.corners, truth, math.hypot(W, H))
-        overlay = draw_overlay(image, det.edge_map, det.corners, truth, region_map=det.region_map)
-        if overlay_dir is not None:
-            write_bytes(Path(overlay_dir) / f"{Path(it.name).stem}.png", encode_png(overlay))
-        s = thumb / max(overlay.shape[:2])
-        small = cv2.resize(overlay, (max(1, int(overlay.shape[1] * s)), max(1, int(overlay.shape[0] * s))),
-                           interpolation=cv2.INTER_AREA)
-        thumbs.append((it.name, small, f"IoU {res.iou:.3f}" if res.found else "not found"))
+        thumbnail = _evaluate_one(detector, it, res, overlay_dir, thumb)
+        if thumbnail is not None:
+            thumbs.append(thumbnail)
         results.append(res)
-        if on_item:
-            on_item(res)
+        progress(it.name, done=len(results), total=len(items))
     return results, thumbs
+
+
+def _evaluate_one(detector, it: Labelled, res: EvalItem, overlay_dir: Path | None, thumb: int):
+    """Fill ``res`` for one labelled image; its (name, thumbnail, caption), or None when the
+    image could not be read or does not match its label (``res.error`` says why)."""
+    try:
+        t0 = time.perf_counter()
+        image = load_image(it.path)
+        load_ms = (time.perf_counter() - t0) * 1e3
+    except DocscanError as exc:
+        res.error = str(exc)
+        return None
+    H, W = image.shape[:2]
+    truth = it.corners.copy()
+    if it.size and it.size != (W, H):
+        lw, lh = it.size
+        if abs((lw / lh) / (W / H) - 1) > 0.02:   # another picture, or rotated since labelling
+            res.error = f"{it.path}: labelled as {lw}x{lh} but the image is {W}x{H}"
+            return None
+        truth *= np.array([W / lw, H / lh])   # the same photo at another resolution
+    det = detector.detect(image, warp=False)
+    res.timings = {"load": load_ms, **det.timings}
+    res.truth = truth.tolist()
+    res.confidence = float(det.confidence)
+    if det.corners is not None:
+        res.found = True
+        res.corners = np.asarray(det.corners, np.float64).tolist()
+        res.iou = polygon_iou(det.corners, truth)
+        res.corner_error = corner_error(det.corners, truth, math.hypot(W, H))
+    overlay = draw_overlay(image, det.edge_map, det.corners, truth, region_map=det.region_map)
+    if overlay_dir is not None:
+        write_bytes(Path(overlay_dir) / f"{Path(it.name).stem}.png", encode_png(overlay))
+    s = thumb / max(overlay.shape[:2])
+    small = cv2.resize(overlay, (max(1, int(overlay.shape[1] * s)), max(1, int(overlay.shape[0] * s))),
+                       interpolation=cv2.INTER_AREA)
+    return it.name, small, f"IoU {res.iou:.3f}" if res.found else "not found"
 
 
 def summarize(results: list[EvalItem]) -> dict:

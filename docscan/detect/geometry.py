@@ -35,10 +35,6 @@ def shoelace(poly: np.ndarray) -> float:
     return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
 
 
-def polygon_area(pts) -> float:
-    return abs(shoelace(np.asarray(pts, dtype=np.float64).reshape(-1, 2)))
-
-
 def convex_hull(points) -> np.ndarray:
     """Counter-clockwise hull (y up; clockwise on screen) of 2-D points, float64."""
     hull = cv2.convexHull(np.asarray(points, dtype=np.float32).reshape(-1, 1, 2), returnPoints=False)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from docscan.detect.geometry import convex_overlap, order_corners, polygon_area, polygon_iou
+from docscan.detect.geometry import order_corners, polygon_iou
 from docscan.detect.quad_candidates import candidates
 from docscan.detect.quad_lines import prepare
 from docscan.detect.quad_params import DEFAULT_PARAMS, QuadParams
@@ -51,9 +51,9 @@ NO_DOCUMENT = "no document found"
 
 # Where each step lives: quad_lines (1-2), quad_candidates (3-4), quad_pick (4's rerank,
 # the region guards), quad_refine (5 and refine_corners), geometry (plane geometry).
-# Re-exported for callers that import them from here (convert.parity: polygon_iou).
-__all__ = ["DEFAULT_PARAMS", "NO_DOCUMENT", "QuadParams", "QuadResult", "candidate_quads", "convex_overlap",
-           "find_quad", "order_corners", "polygon_area", "polygon_iou", "refine_corners"]
+# polygon_iou is re-exported for docscan.convert.parity, which imports it from here.
+__all__ = ["DEFAULT_PARAMS", "NO_DOCUMENT", "QuadParams", "QuadResult", "candidate_quads", "find_quad",
+           "polygon_iou", "refine_corners"]
 
 
 @dataclass

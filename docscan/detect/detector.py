@@ -1,0 +1,86 @@
+"""Photo -> edge model -> page corners -> flat scan, with per-stage timings."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from docscan.detect.edge_model import EdgeModel, load_edge_model
+from docscan.detect.geometry import order_corners, to_full_resolution
+from docscan.detect.image_io import load_image
+from docscan.detect.quad import DEFAULT_PARAMS, QuadParams, find_quad, refine_corners
+from docscan.errors import DocscanError
+
+REFINE_MIN_SCALE = 2.0   # photo / edge-map size from which sub-pixel refinement on the photo pays
+
+
+@dataclass
+class Detection:
+    corners: np.ndarray | None            # (4, 2) float32 full-image pixels, clockwise from top-left
+    confidence: float
+    edge_map: np.ndarray | None           # (h, w) float32 edge probability at model resolution
+    timings: dict = field(default_factory=dict)   # ms per stage: load, model, quad, warp
+    reason: str = ""
+    scan: np.ndarray | None = None        # perspective-corrected page, RGB
+    region_map: np.ndarray | None = None  # (h, w) page-region probability (region-head models)
+
+    @property
+    def found(self) -> bool:
+        return self.corners is not None
+
+
+class Detector:
+    """Edge model + quad finder. ``detect(image_rgb)`` or ``detect_file(path)``."""
+
+    def __init__(self, model_path=None, num_threads: int = 1, params: QuadParams = DEFAULT_PARAMS,
+                 refine: bool = True, model: EdgeModel | None = None, use_region: bool = True):
+        self.model = model if model is not None else load_edge_model(model_path, num_threads)
+        self.params = params
+        self.refine = refine
+        self.use_region = use_region
+
+    def detect(self, image_rgb: np.ndarray, warp: bool = True) -> Detection:
+        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+            raise DocscanError(f"image must be RGB (H, W, 3), got shape {image_rgb.shape}")
+        timings = {}
+        t0 = time.perf_counter()
+        edge, region = self.model.maps(image_rgb)
+        t1 = time.perf_counter()
+        timings["model"] = (t1 - t0) * 1e3
+        q = find_quad(edge, params=self.params, region=region if self.use_region else None)
+        corners = None
+        if q.corners is not None:
+            H, W = image_rgb.shape[:2]
+            h, w = edge.shape
+            corners = to_full_resolution(q.corners, (h, w), (H, W))
+            # The photo only adds detail the edge-map fit lacks when it is much larger.
+            if self.refine and max(H / h, W / w) >= REFINE_MIN_SCALE:
+                corners = order_corners(refine_corners(image_rgb, corners))
+        t2 = time.perf_counter()
+        timings["quad"] = (t2 - t1) * 1e3
+        scan = warp_document(image_rgb, corners) if (warp and corners is not None) else None
+        timings["warp"] = (time.perf_counter() - t2) * 1e3
+        return Detection(corners, q.confidence, edge, timings, q.reason, scan, region)
+
+    def detect_file(self, path, warp: bool = True) -> tuple[np.ndarray, Detection]:
+        t0 = time.perf_counter()
+        image = load_image(path)
+        load_ms = (time.perf_counter() - t0) * 1e3
+        det = self.detect(image, warp=warp)
+        det.timings = {"load": load_ms, **det.timings}
+        return image, det
+
+
+def warp_document(image: np.ndarray, corners, max_side: int = 4000) -> np.ndarray:
+    """Perspective-correct the page: output size from the longer of each pair of sides."""
+    c = order_corners(corners).astype(np.float32)
+    top, right = np.linalg.norm(c[1] - c[0]), np.linalg.norm(c[2] - c[1])
+    bottom, left = np.linalg.norm(c[2] - c[3]), np.linalg.norm(c[3] - c[0])
+    w = int(np.clip(round(max(top, bottom)), 1, max_side))
+    h = int(np.clip(round(max(left, right)), 1, max_side))
+    dst = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float32)
+    M = cv2.getPerspectiveTransform(c, dst)
+    return cv2.warpPerspective(image, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
