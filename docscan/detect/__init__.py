@@ -1,1 +1,12 @@
-"""Document detection: edge map -> page quadrilateral -> flat scan, and its evaluation."""
+"""Document detection: edge map -> page quadrilateral -> flat scan, and its evaluation.
+
+Where things live:
+
+- ``detector``: ``Detector`` (edge model + quad finder + warp), ``Detection``, ``warp_document``
+- ``edge_model``: the Keras / .tflite edge-model adapters, ``load_edge_model``, ``model_frame``
+- ``quad``: ``find_quad`` and ``candidate_quads`` (the quad finder's front; its steps are in
+  ``quad_lines``, ``quad_candidates``, ``quad_pick``, ``quad_refine``, knobs in ``quad_params``)
+- ``geometry``: plane geometry (``order_corners``, ``polygon_iou``, ``corner_error``, ...)
+- ``image_io``, ``drawing``: photos in, PNGs and overlays out
+- ``evaluate``: accuracy against labelled photos; ``classic``: the OpenCV baseline
+"""
