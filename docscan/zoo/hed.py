@@ -31,6 +31,7 @@ import keras
 from keras import layers
 
 from docscan.zoo.layers import act, bn, channels, check_input_shape, check_positive, conv_bn_act
+from docscan.zoo.table import Conv, InvertedResidual, Tap, unrolled
 
 OUTPUT_NAMES = ("fused", "side1", "side2", "side3", "side4", "side5")
 REGION_OUTPUT = "region"
@@ -90,13 +91,14 @@ def _heads(inputs, taps, use_bn: bool, name: str, region_head: bool = False) -> 
 
 
 # ---------------------------------------------------------------------------------------
-# VGG-style HED: (stage, [filters of each 3x3 conv]); a 2x2 max-pool follows stages 1-4.
-VGG_HED_STAGES = [
-    ("conv1", [12, 12]),
-    ("conv2", [24, 24]),
-    ("conv3", [48, 48, 48]),
-    ("conv4", [96, 96, 96]),
-    ("conv5", [192, 192, 192]),
+# VGG-style HED: one row per stage (``repeats`` 3x3 convs, then a side output); a 2x2
+# max-pool follows stages 1-4.
+VGG_HED_TABLE = [
+    Conv(channels=12, kernel=3, repeats=2),     # conv1
+    Conv(channels=24, kernel=3, repeats=2),     # conv2
+    Conv(channels=48, kernel=3, repeats=3),     # conv3
+    Conv(channels=96, kernel=3, repeats=3),     # conv4
+    Conv(channels=192, kernel=3, repeats=3),    # conv5
 ]
 
 
@@ -107,45 +109,38 @@ def vgg_style_hed(input_shape=(256, 256, 3), use_batch_norm: bool = True, width:
     check_positive(width, "width", arch)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x, taps = inputs, []
-    for s, (stage, filters) in enumerate(VGG_HED_STAGES):
-        for j, f in enumerate(filters):
-            x = conv_bn_act(x, max(1, int(round(f * width))), 3, name=f"{stage}_{j + 1}", use_bn=use_batch_norm)
+    for s, stage in enumerate(VGG_HED_TABLE):
+        for j in range(stage.repeats):
+            x = conv_bn_act(x, max(1, int(round(stage.channels * width))), stage.kernel, stage.stride,
+                            name=f"conv{s + 1}_{j + 1}", use_bn=use_batch_norm)
         taps.append(x)
-        if s < len(VGG_HED_STAGES) - 1:
-            x = layers.MaxPooling2D(2, strides=2, padding="same", name=f"{stage}_pool")(x)
+        if s < len(VGG_HED_TABLE) - 1:
+            x = layers.MaxPooling2D(2, strides=2, padding="same", name=f"conv{s + 1}_pool")(x)
     return _heads(inputs, taps, use_batch_norm, arch, region_head)
 
 
 # ---------------------------------------------------------------------------------------
-# MobileNetV2-style HED, the seed's table: ("conv", filters, stride) for plain conv-BN-ReLU
-# blocks, ("ir", filters, stride, expansion) for inverted residuals, ("tap",) marks where a
-# side output is taken (dsn1 .. dsn5).
+# MobileNetV2-style HED, the seed's network: plain 3x3 conv-BN-ReLU blocks, inverted
+# residuals (t, c, n, s as in MobileNetV2's table) and a ``Tap`` where each side output
+# (dsn1 .. dsn5) is taken.
 MOBILENET_V2_HED_TABLE = [
-    ("conv", 3, 1),          # block0_0: not in MobileNetV2; keeps a full-size feature map
-    ("conv", 6, 1),          # block0_1
-    ("tap",),                # dsn1, 1/1
-    ("conv", 12, 2),         # block0_2, 1/2
-    ("ir", 6, 1, 1),         # block1_0
-    ("tap",),                # dsn2, 1/2
-    ("ir", 12, 2, 6),        # block2_0, 1/4
-    ("ir", 12, 1, 6),        # block2_1
-    ("tap",),                # dsn3, 1/4
-    ("ir", 24, 2, 6),        # block3_0, 1/8
-    ("ir", 24, 1, 6),
-    ("ir", 24, 1, 6),
-    ("tap",),                # dsn4, 1/8
-    ("ir", 48, 2, 6),        # block4_0, 1/16
-    ("ir", 48, 1, 6),
-    ("ir", 48, 1, 6),
-    ("ir", 48, 1, 6),
-    ("ir", 64, 1, 6),        # block5_0
-    ("ir", 64, 1, 6),
-    ("ir", 64, 1, 6),
-    ("tap",),                # dsn5, 1/16
+    Conv(channels=3, kernel=3, stride=1),       # block0: not in MobileNetV2; keeps a full-size map
+    Conv(channels=6, kernel=3, stride=1),       # block1
+    Tap(),                                      # dsn1, 1/1
+    Conv(channels=12, kernel=3, stride=2),      # block2, 1/2
+    InvertedResidual(expand=1, channels=6, repeats=1, stride=1),
+    Tap(),                                      # dsn2, 1/2
+    InvertedResidual(expand=6, channels=12, repeats=2, stride=2),     # 1/4
+    Tap(),                                      # dsn3, 1/4
+    InvertedResidual(expand=6, channels=24, repeats=3, stride=2),     # 1/8
+    Tap(),                                      # dsn4, 1/8
+    InvertedResidual(expand=6, channels=48, repeats=4, stride=2),     # 1/16
+    InvertedResidual(expand=6, channels=64, repeats=3, stride=1),
+    Tap(),                                      # dsn5, 1/16
 ]
 
 
-def inverted_residual(x, filters: int, stride: int, expansion: int, name: str):
+def inverted_residual(x, expansion: int, filters: int, stride: int, name: str):
     """The seed's block: 1x1 expand (BN, ReLU6) -> 3x3 depthwise (BN, ReLU6) -> 1x1 project (BN).
 
     Unlike stock MobileNetV2, the seed always expands (also when expansion == 1) and, at
@@ -171,14 +166,14 @@ def mobilenet_v2_style_hed(input_shape=(256, 256, 3), alpha: float = 1.0,
     check_positive(alpha, "alpha", arch)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x, taps, n = inputs, [], 0
-    for row in MOBILENET_V2_HED_TABLE:
-        if row[0] == "tap":
+    for row in unrolled(MOBILENET_V2_HED_TABLE):
+        if isinstance(row, Tap):
             taps.append(x)
             continue
-        filters = max(1, int(round(row[1] * alpha)))
-        if row[0] == "conv":
-            x = conv_bn_act(x, filters, 3, row[2], name=f"block{n}")
+        filters = max(1, int(round(row.channels * alpha)))
+        if isinstance(row, Conv):
+            x = conv_bn_act(x, filters, row.kernel, row.stride, name=f"block{n}")
         else:
-            x = inverted_residual(x, filters, row[2], row[3], name=f"block{n}")
+            x = inverted_residual(x, row.expand, filters, row.stride, name=f"block{n}")
         n += 1
     return _heads(inputs, taps, True, arch, region_head)

@@ -6,7 +6,6 @@ Batch-norm settings follow tf.layers' defaults used by the seed (momentum 0.99, 
 
 from __future__ import annotations
 
-import keras
 from keras import layers
 
 BN_MOMENTUM = 0.99
@@ -69,10 +68,6 @@ def check_positive(value, name: str, arch: str):
     if not value > 0:
         raise DocscanError(f"{arch}: {name} must be > 0, got {value}")
     return value
-
-
-def model(inputs, outputs, name) -> keras.Model:
-    return keras.Model(inputs, outputs, name=name)
 
 
 # --- helpers for the classification backbones (MobileNet, SqueezeNet, ShuffleNet, Xception) ---

@@ -24,25 +24,18 @@ from docscan.zoo.layers import (
     conv_bn_act,
     depthwise_bn_act,
 )
+from docscan.zoo.table import Conv, Separable, unrolled
 
 TOTAL_STRIDE = 32
 
-# Paper Table 1: ("conv", filters, stride) or ("dw", pointwise filters, depthwise stride).
+# Paper Table 1, consecutive equal layers as one row (the first repeat has the stride).
 MOBILENET_V1_TABLE = [
-    ("conv", 32, 2),
-    ("dw", 64, 1),
-    ("dw", 128, 2),
-    ("dw", 128, 1),
-    ("dw", 256, 2),
-    ("dw", 256, 1),
-    ("dw", 512, 2),
-    ("dw", 512, 1),
-    ("dw", 512, 1),
-    ("dw", 512, 1),
-    ("dw", 512, 1),
-    ("dw", 512, 1),
-    ("dw", 1024, 2),
-    ("dw", 1024, 1),
+    Conv(channels=32, kernel=3, stride=2),
+    Separable(channels=64, repeats=1, stride=1),
+    Separable(channels=128, repeats=2, stride=2),
+    Separable(channels=256, repeats=2, stride=2),
+    Separable(channels=512, repeats=6, stride=2),
+    Separable(channels=1024, repeats=2, stride=2),
 ]
 
 
@@ -55,12 +48,12 @@ def mobilenet_v1(input_shape=(224, 224, 3), alpha: float = 1.0, include_top: boo
     check_classes(include_top, classes, arch)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = inputs
-    for i, (kind, filters, stride) in enumerate(MOBILENET_V1_TABLE):
-        filters = max(1, int(filters * alpha))
-        if kind == "conv":
-            x = conv_bn_act(x, filters, 3, stride, name=f"conv{i}", activation="relu6")
+    for i, row in enumerate(unrolled(MOBILENET_V1_TABLE)):
+        filters = max(1, int(row.channels * alpha))
+        if isinstance(row, Conv):
+            x = conv_bn_act(x, filters, row.kernel, row.stride, name=f"conv{i}", activation="relu6")
         else:
-            x = depthwise_bn_act(x, 3, stride, name=f"block{i}", activation="relu6")
+            x = depthwise_bn_act(x, 3, row.stride, name=f"block{i}", activation="relu6")
             x = conv_bn_act(x, filters, 1, name=f"block{i}_pw", activation="relu6")
     if include_top:
         x = classifier(x, classes, dropout=dropout, activation=classifier_activation)

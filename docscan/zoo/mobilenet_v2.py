@@ -1,11 +1,11 @@
 """MobileNetV2 (Sandler et al., 2018, arXiv:1801.04381), Table 2 of the paper.
 
-The body is the TF-slim ``V2_DEF`` spec quoted in the seed ``mobilenetv2-notes.txt``:
-one row per layer, a 3x3 conv, 17 inverted residual ("expanded conv") blocks and a 1x1
-conv to 1280 channels. An inverted residual is 1x1 expand (BN, ReLU6) -> 3x3 depthwise
-(BN, ReLU6) -> 1x1 linear projection (BN), with a shortcut when stride is 1 and the
-channel count is unchanged. The first block (expansion 1) has no expand conv, as in
-the slim and Keras code.
+The body is the TF-slim ``V2_DEF`` spec quoted in the seed ``mobilenetv2-notes.txt``,
+written as the paper's Table 2 rows (t, c, n, s): a 3x3 conv, 17 inverted residual
+("expanded conv") blocks in 7 rows and a 1x1 conv to 1280 channels. An inverted
+residual is 1x1 expand (BN, ReLU6) -> 3x3 depthwise (BN, ReLU6) -> 1x1 linear
+projection (BN), with a shortcut when stride is 1 and the channel count is unchanged.
+The first block (expansion 1) has no expand conv, as in the slim and Keras code.
 
 Knobs:
 * ``alpha``: width multiplier; channels are rounded to multiples of 8 (slim's
@@ -36,31 +36,22 @@ from docscan.zoo.layers import (
     conv_bn_act,
     make_divisible,
 )
+from docscan.zoo.table import Conv, InvertedResidual, unrolled
 
 TOTAL_STRIDE = 32
 OUTPUT_STRIDES = (1, 2, 4, 8, 16, 32)
 
-# The seed's V2_DEF spec: ("conv", filters, kernel, stride) or ("ir", expansion t, filters c, stride s).
+# The seed's V2_DEF spec, grouped as the paper's Table 2 (t, c, n, s).
 MOBILENET_V2_TABLE = [
-    ("conv", 32, 3, 2),
-    ("ir", 1, 16, 1),
-    ("ir", 6, 24, 2),
-    ("ir", 6, 24, 1),
-    ("ir", 6, 32, 2),
-    ("ir", 6, 32, 1),
-    ("ir", 6, 32, 1),
-    ("ir", 6, 64, 2),
-    ("ir", 6, 64, 1),
-    ("ir", 6, 64, 1),
-    ("ir", 6, 64, 1),
-    ("ir", 6, 96, 1),
-    ("ir", 6, 96, 1),
-    ("ir", 6, 96, 1),
-    ("ir", 6, 160, 2),
-    ("ir", 6, 160, 1),
-    ("ir", 6, 160, 1),
-    ("ir", 6, 320, 1),
-    ("conv", 1280, 1, 1),
+    Conv(channels=32, kernel=3, stride=2),
+    InvertedResidual(expand=1, channels=16, repeats=1, stride=1),
+    InvertedResidual(expand=6, channels=24, repeats=2, stride=2),
+    InvertedResidual(expand=6, channels=32, repeats=3, stride=2),
+    InvertedResidual(expand=6, channels=64, repeats=4, stride=2),
+    InvertedResidual(expand=6, channels=96, repeats=3, stride=1),
+    InvertedResidual(expand=6, channels=160, repeats=3, stride=2),
+    InvertedResidual(expand=6, channels=320, repeats=1, stride=1),
+    Conv(channels=1280, kernel=1, stride=1),
 ]
 
 
@@ -90,24 +81,22 @@ def mobilenet_v2(input_shape=(224, 224, 3), alpha: float = 1.0, output_stride: i
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = inputs
     current_stride, rate = 1, 1
-    for i, row in enumerate(MOBILENET_V2_TABLE):
-        stride = row[-1]
+    rows = list(unrolled(MOBILENET_V2_TABLE))
+    for i, row in enumerate(rows):
         # slim's mobilenet_base: past the target stride, trade stride for dilation.
         if output_stride is not None and current_stride == output_stride:
             layer_stride, layer_rate = 1, rate
-            rate *= stride
+            rate *= row.stride
         else:
-            layer_stride, layer_rate = stride, 1
-            current_stride *= stride
-        if row[0] == "conv":
-            _, filters, kernel, _ = row
-            last = i == len(MOBILENET_V2_TABLE) - 1
-            filters = make_divisible(filters * alpha) if (not last or alpha > 1.0) else filters
-            x = conv_bn_act(x, filters, kernel, layer_stride, name=f"conv{i}", activation="relu6",
+            layer_stride, layer_rate = row.stride, 1
+            current_stride *= row.stride
+        if isinstance(row, Conv):
+            last = i == len(rows) - 1
+            filters = make_divisible(row.channels * alpha) if (not last or alpha > 1.0) else row.channels
+            x = conv_bn_act(x, filters, row.kernel, layer_stride, name=f"conv{i}", activation="relu6",
                             dilation=layer_rate)
         else:
-            _, expansion, filters, _ = row
-            x = inverted_residual(x, expansion, make_divisible(filters * alpha), layer_stride, layer_rate,
+            x = inverted_residual(x, row.expand, make_divisible(row.channels * alpha), layer_stride, layer_rate,
                                   name=f"block{i}")
     if include_top:
         x = classifier(x, classes, dropout=dropout, activation=classifier_activation)

@@ -22,6 +22,8 @@ The paper gives complexity, not parameters: 1x g=3 is 140 MFLOPs (multiply-adds)
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import keras
 from keras import layers
 
@@ -42,9 +44,26 @@ TOTAL_STRIDE = 32
 # Paper Table 1: output channels of stages 2, 3, 4 for each group count (1x).
 STAGE_CHANNELS = {1: (144, 288, 576), 2: (200, 400, 800), 3: (240, 480, 960),
                   4: (272, 544, 1088), 8: (384, 768, 1536)}
-# (stage, units); the first unit of every stage has stride 2.
-STAGES = [("stage2", 4), ("stage3", 8), ("stage4", 4)]
 CONV1_CHANNELS = 24
+
+
+class Stage(NamedTuple):
+    """``repeats`` ShuffleNet units; the first at ``stride`` (a concat shortcut), the rest at 1."""
+
+    repeats: int
+    stride: int = 2
+
+
+# Paper Table 1: stages 2, 3 and 4 (their widths per group count in STAGE_CHANNELS).
+STAGES = [
+    Stage(repeats=4, stride=2),     # stage2
+    Stage(repeats=8, stride=2),     # stage3
+    Stage(repeats=4, stride=2),     # stage4
+]
+
+
+def stage_name(index: int) -> str:
+    return f"stage{index + 2}"
 
 
 def shufflenet_unit(x, out_channels: int, stride: int, groups: int, first_grouped: bool, name: str):
@@ -70,7 +89,8 @@ def _check_channels(groups: int, scale: float, arch: str) -> tuple[int, list[int
     conv1 = max(1, int(CONV1_CHANNELS * scale))
     stages = [int(c * scale) for c in STAGE_CHANNELS[groups]]
     previous = conv1
-    for (stage, _), out in zip(STAGES, stages):
+    for i, out in enumerate(stages):
+        stage = stage_name(i)
         for what, value in ((f"{stage} output channels", out),
                             (f"{stage} bottleneck channels", out // 4),
                             (f"{stage} first-unit branch channels", out - previous)):
@@ -93,10 +113,10 @@ def shufflenet(input_shape=(224, 224, 3), groups: int = 3, scale: float = 1.0, i
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = conv_bn_act(inputs, conv1, 3, 2, name="conv1")
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="maxpool")(x)
-    for s, ((stage, units), out) in enumerate(zip(STAGES, stage_channels)):
-        for u in range(units):
-            x = shufflenet_unit(x, out, 2 if u == 0 else 1, groups, first_grouped=(s, u) != (0, 0),
-                                name=f"{stage}_{u + 1}")
+    for s, (stage, out) in enumerate(zip(STAGES, stage_channels)):
+        for u in range(stage.repeats):
+            x = shufflenet_unit(x, out, stage.stride if u == 0 else 1, groups, first_grouped=(s, u) != (0, 0),
+                                name=f"{stage_name(s)}_{u + 1}")
     if include_top:
         x = classifier(x, classes, activation=classifier_activation)
     return keras.Model(inputs, x, name=f"shufflenet_{scale:g}x_g{groups}_{int(input_shape[0])}")

@@ -18,36 +18,31 @@ from keras import layers
 
 from docscan.errors import DocscanError
 from docscan.zoo.layers import check_classes, check_input_shape, max_pool_ceil
+from docscan.zoo.table import Conv, Fire, Pool, unrolled
 
-# ("conv", filters, kernel, stride) | ("pool",) 3x3/2 ceil-mode | ("fire", squeeze, expand1x1, expand3x3)
+# Pool() is a 3x3/2 max-pool in ceil mode; Fire numbering starts at fire2, as in the paper.
 SQUEEZENET_TABLES = {
     "1.0": [
-        ("conv", 96, 7, 2),
-        ("pool",),
-        ("fire", 16, 64, 64),
-        ("fire", 16, 64, 64),
-        ("fire", 32, 128, 128),
-        ("pool",),
-        ("fire", 32, 128, 128),
-        ("fire", 48, 192, 192),
-        ("fire", 48, 192, 192),
-        ("fire", 64, 256, 256),
-        ("pool",),
-        ("fire", 64, 256, 256),
+        Conv(channels=96, kernel=7, stride=2),
+        Pool(kernel=3, stride=2),
+        Fire(squeeze=16, expand1x1=64, expand3x3=64, repeats=2),
+        Fire(squeeze=32, expand1x1=128, expand3x3=128),
+        Pool(kernel=3, stride=2),
+        Fire(squeeze=32, expand1x1=128, expand3x3=128),
+        Fire(squeeze=48, expand1x1=192, expand3x3=192, repeats=2),
+        Fire(squeeze=64, expand1x1=256, expand3x3=256),
+        Pool(kernel=3, stride=2),
+        Fire(squeeze=64, expand1x1=256, expand3x3=256),
     ],
     "1.1": [
-        ("conv", 64, 3, 2),
-        ("pool",),
-        ("fire", 16, 64, 64),
-        ("fire", 16, 64, 64),
-        ("pool",),
-        ("fire", 32, 128, 128),
-        ("fire", 32, 128, 128),
-        ("pool",),
-        ("fire", 48, 192, 192),
-        ("fire", 48, 192, 192),
-        ("fire", 64, 256, 256),
-        ("fire", 64, 256, 256),
+        Conv(channels=64, kernel=3, stride=2),
+        Pool(kernel=3, stride=2),
+        Fire(squeeze=16, expand1x1=64, expand3x3=64, repeats=2),
+        Pool(kernel=3, stride=2),
+        Fire(squeeze=32, expand1x1=128, expand3x3=128, repeats=2),
+        Pool(kernel=3, stride=2),
+        Fire(squeeze=48, expand1x1=192, expand3x3=192, repeats=2),
+        Fire(squeeze=64, expand1x1=256, expand3x3=256, repeats=2),
     ],
 }
 
@@ -64,10 +59,10 @@ def feature_size(n: int, version: str) -> int:
     for row in SQUEEZENET_TABLES[version]:
         if n < 1:
             return n
-        if row[0] == "conv":
-            n = (n - row[2]) // row[3] + 1
-        elif row[0] == "pool":
-            n = -(-(n - 3) // 2) + 1 if n >= 3 else 0
+        if isinstance(row, Conv):
+            n = (n - row.kernel) // row.stride + 1
+        elif isinstance(row, Pool):
+            n = -(-(n - row.kernel) // row.stride) + 1 if n >= row.kernel else 0
     return n
 
 
@@ -88,15 +83,15 @@ def squeezenet(input_shape=(224, 224, 3), version: str = "1.0", include_top: boo
     check_classes(include_top, classes, arch)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x, n_pool, n_fire = inputs, 0, 1
-    for row in SQUEEZENET_TABLES[version]:
-        if row[0] == "conv":
-            x = layers.Conv2D(row[1], row[2], strides=row[3], activation="relu", name="conv1")(x)
-        elif row[0] == "pool":
+    for row in unrolled(SQUEEZENET_TABLES[version]):
+        if isinstance(row, Conv):
+            x = layers.Conv2D(row.channels, row.kernel, strides=row.stride, activation="relu", name="conv1")(x)
+        elif isinstance(row, Pool):
             n_pool += 1
-            x = max_pool_ceil(x, 3, 2, name=f"pool{n_pool}")
+            x = max_pool_ceil(x, row.kernel, row.stride, name=f"pool{n_pool}")
         else:
             n_fire += 1
-            x = fire(x, *row[1:], name=f"fire{n_fire}")
+            x = fire(x, row.squeeze, row.expand1x1, row.expand3x3, name=f"fire{n_fire}")
     if include_top:
         x = layers.Dropout(dropout, name="dropout")(x)
         x = layers.Conv2D(classes, 1, activation="relu", name="conv10")(x)

@@ -18,26 +18,48 @@ makes its PyTorch shortcut see the activated input; parameters and MACs are the 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import keras
 from keras import layers
 
 from docscan.errors import DocscanError
 from docscan.zoo.layers import act, bn, check_classes, check_input_shape, classifier, conv_bn_act, fixed_padding
+from docscan.zoo.table import Conv, Relu, unrolled
+
+
+class XceptionBlock(NamedTuple):
+    """Separable convs (each followed by BN, ReLU before all but maybe the first) added to a
+    shortcut: the input itself, or a 1x1 conv + BN where stride or channels change."""
+
+    channels: tuple[int, ...]       # of each separable conv, in order
+    repeats: int = 1
+    stride: int | str = 1           # of the block; aligned Xception: a key of ALIGNED_SETTINGS
+    relu_first: bool = True         # a ReLU before the first separable conv too
+    dilation: str | None = None     # aligned Xception: a key of ALIGNED_SETTINGS (None: 1)
+
+
+class SepConv(NamedTuple):
+    """(ReLU ->) separable conv -> BN -> ReLU, outside any block (the exit flow's last convs)."""
+
+    channels: int
+    relu_first: bool = False
+    dilation: str | None = None     # aligned Xception: a key of ALIGNED_SETTINGS (None: 1)
+
 
 # ---------------------------------------------------------------------------------------
-# Original Xception. ("conv", filters, stride) valid 3x3 conv-BN-ReLU;
-# ("block", separable filters, stride, starts with ReLU); a stride-2 block ends in a 3x3/2
-# max-pool and has a 1x1/2 conv shortcut; ("sep", filters) separable conv-BN-ReLU.
+# Original Xception, Fig. 5. Conv: valid 3x3 conv-BN-ReLU. A stride-2 block ends in a 3x3/2
+# max-pool and has a 1x1/2 conv shortcut.
 XCEPTION_TABLE = [
-    ("conv", 32, 2),
-    ("conv", 64, 1),
-    ("block", (128, 128), 2, False),      # entry flow
-    ("block", (256, 256), 2, True),
-    ("block", (728, 728), 2, True),
-    *[("block", (728, 728, 728), 1, True)] * 8,   # middle flow
-    ("block", (728, 1024), 2, True),      # exit flow
-    ("sep", 1536),
-    ("sep", 2048),
+    Conv(channels=32, kernel=3, stride=2),
+    Conv(channels=64, kernel=3, stride=1),
+    XceptionBlock(channels=(128, 128), stride=2, relu_first=False),       # entry flow
+    XceptionBlock(channels=(256, 256), stride=2),
+    XceptionBlock(channels=(728, 728), stride=2),
+    XceptionBlock(channels=(728, 728, 728), repeats=8, stride=1),          # middle flow
+    XceptionBlock(channels=(728, 1024), stride=2),                         # exit flow
+    SepConv(channels=1536),
+    SepConv(channels=2048),
 ]
 XCEPTION_MIN_SIZE = 71   # two valid 3x3 convs and five stride-2 stages
 
@@ -55,23 +77,23 @@ def xception(input_shape=(299, 299, 3), include_top: bool = True, classes: int =
     check_classes(include_top, classes, arch)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     x = inputs
-    for i, row in enumerate(XCEPTION_TABLE):
+    for i, row in enumerate(unrolled(XCEPTION_TABLE)):
         name = f"block{i}"
-        if row[0] == "conv":
-            x = conv_bn_act(x, row[1], 3, row[2], name=name, padding="valid")
-        elif row[0] == "sep":
-            x = act(_sep_bn(x, row[1], name), "relu", f"{name}_relu")
+        if isinstance(row, Conv):
+            x = conv_bn_act(x, row.channels, row.kernel, row.stride, name=name, padding="valid")
+        elif isinstance(row, SepConv):
+            x = act(_sep_bn(x, row.channels, name), "relu", f"{name}_relu")
         else:
-            _, filters, stride, start_relu = row
             shortcut = x
-            if stride != 1:
-                shortcut = conv_bn_act(x, filters[-1], 1, stride, name=f"{name}_shortcut", activation=None)
-            for j, f in enumerate(filters):
-                if j or start_relu:
+            if row.stride != 1:
+                shortcut = conv_bn_act(x, row.channels[-1], 1, row.stride, name=f"{name}_shortcut",
+                                       activation=None)
+            for j, f in enumerate(row.channels):
+                if j or row.relu_first:
                     x = act(x, "relu", f"{name}_sep{j + 1}_relu")
                 x = _sep_bn(x, f, f"{name}_sep{j + 1}")
-            if stride != 1:
-                x = layers.MaxPooling2D(3, strides=stride, padding="same", name=f"{name}_pool")(x)
+            if row.stride != 1:
+                x = layers.MaxPooling2D(3, strides=row.stride, padding="same", name=f"{name}_pool")(x)
             x = layers.Add(name=f"{name}_add")([x, shortcut])
     if include_top:
         x = classifier(x, classes, activation=classifier_activation)
@@ -79,24 +101,22 @@ def xception(input_shape=(299, 299, 3), include_top: bool = True, classes: int =
 
 
 # ---------------------------------------------------------------------------------------
-# Aligned Xception, the seed's AlignedXception. ("conv", filters, stride) 3x3 conv-BN-ReLU;
-# ("relu",) the seed's extra ReLU after block1; ("block", separable filters, stride of
-# the last one, starts with ReLU, dilation key); ("sep", filters, dilation key) is
-# ReLU -> separable conv -> BN (the last one gets a final ReLU). Dilation keys name the
-# rates that ``output_stride`` chooses: "middle", "exit0", "exit1"; stride keys "entry3",
-# "exit".
+# Aligned Xception, the seed's AlignedXception. Conv: 3x3 conv-BN-ReLU (symmetric padding
+# at stride 2); Relu(): the seed's extra ReLU after block1; a block's last separable conv
+# has the block's stride; SepConv is ReLU (conv3 only) -> separable conv -> BN -> ReLU.
+# String strides and dilations name what ``output_stride`` chooses (ALIGNED_SETTINGS).
 ALIGNED_XCEPTION_TABLE = [
-    ("conv", 32, 2),
-    ("conv", 64, 1),
-    ("block", (128, 128, 128), 2, False, None),          # block1
-    ("relu",),
-    ("block", (256, 256, 256), 2, False, None),          # block2
-    ("block", (728, 728, 728), "entry3", True, None),    # block3
-    *[("block", (728, 728, 728), 1, True, "middle")] * 16,  # block4 .. block19
-    ("block", (728, 1024, 1024), "exit", True, "exit0"),  # block20
-    ("sep", 1536, "exit1"),                              # conv3
-    ("sep", 1536, "exit1"),                              # conv4
-    ("sep", 2048, "exit1"),                              # conv5
+    Conv(channels=32, kernel=3, stride=2),                                   # conv1
+    Conv(channels=64, kernel=3, stride=1),                                   # conv2
+    XceptionBlock(channels=(128, 128, 128), stride=2, relu_first=False),     # block1
+    Relu(),
+    XceptionBlock(channels=(256, 256, 256), stride=2, relu_first=False),     # block2
+    XceptionBlock(channels=(728, 728, 728), stride="entry3"),                # block3
+    XceptionBlock(channels=(728, 728, 728), repeats=16, dilation="middle"),  # block4 .. block19
+    XceptionBlock(channels=(728, 1024, 1024), stride="exit", dilation="exit0"),  # block20
+    SepConv(channels=1536, relu_first=True, dilation="exit1"),               # conv3
+    SepConv(channels=1536, dilation="exit1"),                                # conv4
+    SepConv(channels=2048, dilation="exit1"),                                # conv5
 ]
 # output_stride -> strides and dilations (seed: 16 and 8; 32 for ImageNet classification)
 ALIGNED_SETTINGS = {
@@ -143,24 +163,28 @@ def xception_aligned(input_shape=(512, 512, 3), output_stride: int = 16, include
     check_classes(include_top, classes, arch)
     setting = ALIGNED_SETTINGS[output_stride]
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = fixed_padding(inputs, 3, name="conv1_pad")
-    x = conv_bn_act(x, 32, 3, 2, name="conv1", padding="valid")
-    x = conv_bn_act(x, 64, 3, 1, name="conv2")
-    n_block, n_sep = 0, 2
-    for row in ALIGNED_XCEPTION_TABLE[2:]:
-        if row[0] == "relu":
+    x, n_block, n_conv = inputs, 0, 0
+    for row in unrolled(ALIGNED_XCEPTION_TABLE):
+        if isinstance(row, Conv):
+            n_conv += 1
+            name = f"conv{n_conv}"
+            if row.stride != 1:
+                x = fixed_padding(x, row.kernel, name=f"{name}_pad")
+            x = conv_bn_act(x, row.channels, row.kernel, row.stride, name=name,
+                            padding="valid" if row.stride != 1 else "same")
+        elif isinstance(row, Relu):
             x = act(x, "relu", f"block{n_block}_out_relu")
-        elif row[0] == "block":
+        elif isinstance(row, XceptionBlock):
             n_block += 1
-            _, filters, stride, start_relu, dil = row
-            stride = setting.get(stride, stride)
-            dilation = setting[dil] if dil else 1
-            x = _aligned_block(x, filters, stride, start_relu, dilation, dil == "exit0", f"block{n_block}")
+            stride = setting.get(row.stride, row.stride)
+            dilation = setting[row.dilation] if row.dilation else 1
+            x = _aligned_block(x, row.channels, stride, row.relu_first, dilation, row.dilation == "exit0",
+                               f"block{n_block}")
         else:
-            n_sep += 1
-            name = f"conv{n_sep}"
-            x = act(x, "relu", f"{name}_in_relu") if n_sep == 3 else x
-            x = aligned_separable(x, row[1], 1, setting[row[2]], name)
+            n_conv += 1
+            name = f"conv{n_conv}"
+            x = act(x, "relu", f"{name}_in_relu") if row.relu_first else x
+            x = aligned_separable(x, row.channels, 1, setting[row.dilation], name)
             x = act(x, "relu", f"{name}_relu")
     if include_top:
         x = classifier(x, classes, activation=classifier_activation)
