@@ -1,7 +1,6 @@
 """`docscan models`: every zoo architecture with its parameters, MACs and float32 size.
 
-Each model is built (not compiled) at its default input shape and counted with
-``docscan.macs.count``; nothing is cached, so the table always shows what the code builds.
+The numbers come from ``docscan.zoo.summary.summarize``; this command only prints them.
 """
 
 from __future__ import annotations
@@ -9,45 +8,6 @@ from __future__ import annotations
 import json
 
 import click
-
-from docscan.errors import DocscanError
-
-
-def summarize(names=None) -> list[dict]:
-    """One dict per architecture: the numbers `docscan models` prints (library API)."""
-    import keras
-
-    from docscan.macs import count
-    from docscan.zoo import ARCHITECTURES, build
-
-    names = list(names) if names else list(ARCHITECTURES)
-    unknown = [n for n in names if n not in ARCHITECTURES]
-    if unknown:
-        raise DocscanError(f"unknown architecture '{unknown[0]}' (known: {', '.join(sorted(ARCHITECTURES))})")
-    rows = []
-    for name in names:
-        arch = ARCHITECTURES[name]
-        model = build(name)
-        c = count(model)
-        rows.append({
-            "name": name,
-            "family": arch.family,
-            "input_shape": list(arch.input_shape),
-            "knobs": dict(arch.knobs),
-            "params": c.params,
-            "trainable_params": c.trainable_params,
-            "non_trainable_params": c.non_trainable_params,
-            "macs": c.macs,
-            "float32_bytes": c.float32_bytes,
-            "float32_mb": round(c.float32_bytes / 1e6, 3),
-            "outputs": [list(t.shape[1:]) for t in model.outputs],
-            "source": arch.source,
-            "reference": arch.reference,
-            "layers": c.layers,
-        })
-        del model
-        keras.backend.clear_session()   # keep layer names and memory from piling up
-    return rows
 
 
 def _print_table(rows, per_layer: bool) -> None:
@@ -87,6 +47,8 @@ def _print_table(rows, per_layer: bool) -> None:
 @click.option("--layers", "per_layer", is_flag=True, help="Also list parameters and MACs per layer.")
 def command(names, as_json, per_layer):
     """List zoo architectures (all, or NAMES) with input size, parameters, MACs and float32 size."""
+    from docscan.zoo.summary import summarize
+
     rows = summarize(names)
     if as_json:
         from dataclasses import asdict

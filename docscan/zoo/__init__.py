@@ -1,12 +1,15 @@
 """The model zoo: every architecture docscan knows, by name.
 
 ``ARCHITECTURES`` maps a name to an ``Architecture`` (builder, default input shape, one
-line of provenance). ``build(name, **knobs)`` is what the CLI and tests call.
+line of provenance). ``build(name, **knobs)`` is what the CLI and tests call;
+``build(name, seed=0)`` gives the same initial weights in every process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from docscan.errors import DocscanError
@@ -68,14 +71,39 @@ register(Architecture("xception_aligned", xception.xception_aligned, (512, 512, 
                       "params derived from the seed's layer list (no published figure)"))
 
 
-def build(name: str, input_shape=None, **knobs):
-    """Build architecture ``name``; unknown names and bad knobs raise DocscanError."""
+def build(name: str, input_shape=None, seed: int | None = None, **knobs):
+    """Build architecture ``name``; unknown names and bad knobs raise DocscanError.
+
+    ``seed``: draw the initial weights from this seed, so every build (in any process) has
+    the same weights; None draws them as Keras does (different each time).
+    """
     if name not in ARCHITECTURES:
         known = ", ".join(sorted(ARCHITECTURES))
         raise DocscanError(f"unknown architecture '{name}' (known: {known})")
     arch = ARCHITECTURES[name]
     kwargs = {**arch.knobs, **knobs}
     try:
-        return arch.builder(input_shape=tuple(input_shape or arch.input_shape), **kwargs)
+        with seeded(seed):
+            return arch.builder(input_shape=tuple(input_shape or arch.input_shape), **kwargs)
     except TypeError as exc:
         raise DocscanError(f"{name}: bad option ({exc})") from None
+
+
+@contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Seed Keras' weight initialisers for the block (``keras.utils.set_random_seed``: an
+    unseeded initialiser takes its seed from Python's ``random``). Python's and NumPy's
+    global random streams are put back afterwards, so callers' own draws are unaffected."""
+    if seed is None:
+        yield
+        return
+    import keras
+    import numpy as np
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    keras.utils.set_random_seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
