@@ -151,3 +151,68 @@ def test_shipped_model_on_real_dev_photos(shared, repo, tmp_path):
     s = json.loads((tmp_path / "out" / "report.json").read_text())["summary"]
     assert s["mean_iou"] >= 0.90, s
     assert s["share_iou_ge_0.9"] >= 0.8, s
+
+
+def test_eval_groups_by_condition(model, dataset, tmp_path):
+    d, labels = dataset
+    data = json.loads(labels.read_text())
+    data["p1.png"]["condition"] = "plain"
+    data["p2.jpg"]["condition"] = "plain"
+    data["blank.png"]["condition"] = "empty-table"
+    labels.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    r = run(d, labels, "--model", model, "-o", out, "--no-overlays")
+    assert r.exit_code == 0, r.output
+    rep = json.loads((out / "report.json").read_text())
+    groups = rep["by_condition"]
+    assert list(groups) == ["empty-table", "plain"]
+    per = {i["name"]: i for i in rep["images"]}
+    assert per["p1.png"]["condition"] == "plain"
+    assert groups["plain"]["images"] == 2
+    assert groups["plain"]["mean_iou"] == pytest.approx((per["p1.png"]["iou"] + per["p2.jpg"]["iou"]) / 2)
+    assert groups["plain"]["share_iou_ge_0.9"] == 1.0
+    assert groups["empty-table"]["not_found"] == 1 and groups["empty-table"]["failures_iou_lt_0.9"] == ["blank.png"]
+    assert json.loads((out / "conditions.json").read_text()) == groups
+    csv_lines = (out / "conditions.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("condition,images,evaluated,mean_iou") and len(csv_lines) == 3
+    assert csv_lines[1].startswith("empty-table,1,1,0.0000")
+    assert (out / "images.csv").read_text().count("\n") == 4
+    assert "by condition" in r.output and "empty-table" in r.output
+    # the blank photo is wrong and the two pages right: the report says how well confidence tells them apart
+    c = rep["summary"]["confidence"]
+    assert c["n_right"] == 2 and c["n_wrong"] == 1 and c["auroc"] is not None
+    assert "AUROC" in r.output
+
+
+def test_eval_without_conditions_writes_no_condition_table(model, dataset, tmp_path):
+    d, labels = dataset
+    out = tmp_path / "out"
+    r = run(d, labels, "--model", model, "-o", out, "--no-overlays")
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "report.json").read_text())["by_condition"] == {}
+    assert not (out / "conditions.csv").exists() and "by condition" not in r.output
+
+
+def test_eval_conditions_with_a_mismatched_label(model, dataset, tmp_path):
+    d, labels = dataset
+    data = json.loads(labels.read_text())
+    for name in data:
+        data[name]["condition"] = "c"
+    data["p1.png"]["width"], data["p1.png"]["height"] = 480, 360     # another picture's label
+    labels.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    r = run(d, labels, "--model", model, "-o", out, "--no-overlays")
+    assert r.exit_code == 2 and "p1.png: labelled as 480x360" in r.output
+    assert r.output.strip().splitlines()[-1].startswith("error:")
+    groups = json.loads((out / "conditions.json").read_text())
+    assert groups["c"]["images"] == 3 and groups["c"]["evaluated"] == 2
+
+
+def test_eval_condition_must_be_a_name(model, dataset, tmp_path):
+    d, labels = dataset
+    data = json.loads(labels.read_text())
+    data["p1.png"]["condition"] = ["low", "contrast"]
+    labels.write_text(json.dumps(data))
+    r = run(d, labels, "--model", model, "-o", tmp_path / "out")
+    assert r.exit_code == 2 and "entry 'p1.png' has a \"condition\"" in r.output
+    assert r.output.count("\n") == 1

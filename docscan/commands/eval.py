@@ -71,7 +71,31 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     out.print(f"mean IoU {fmt(s['mean_iou'], '.4f')}  |  IoU >= 0.9: {fmt(s['share_iou_ge_0.9'], '.1%')}  |  "
               f"mean corner error {fmt(s['mean_corner_error'], '.4f')} of the diagonal  |  "
               f"not found {len(s['not_found'])}  |  IoU < 0.9: {len(s['failures_iou_lt_0.9'])}", highlight=False)
-    click.echo(f"report: {outdir / 'report.json'}, contact sheet: {outdir / 'contact_sheet.png'}")
+    groups = report["by_condition"]
+    if groups:
+        out.print(_condition_table(groups))
+    c = s["confidence"]
+    if c["n_wrong"] and c["n_right"]:
+        out.print(f"confidence: AUROC {c['auroc']:.3f} (right IoU >= 0.9: {c['n_right']}, wrong: {c['n_wrong']})  |  "
+                  f"at {c['threshold']:.3f}, keeping {c['kept_right']:.0%} of the right ones, "
+                  f"{c['flagged_wrong']:.0%} of the wrong ones are flagged", highlight=False)
+    tables = f", per condition: {outdir / 'conditions.csv'}" if groups else ""
+    click.echo(f"report: {outdir / 'report.json'}, per image: {outdir / 'images.csv'}{tables}, "
+               f"contact sheet: {outdir / 'contact_sheet.png'}")
     if s["unreadable"]:
         bad = [r.error for r in results if r.error]
         raise DocscanError(bad[0] if len(bad) == 1 else f"{len(bad)} images failed: " + "; ".join(bad))
+
+
+def _condition_table(groups: dict):
+    from rich.table import Table
+
+    table = Table(title="by condition")
+    for col in ("condition", "images", "mean IoU", "IoU >= 0.9", "min IoU", "not found"):
+        table.add_column(col, justify="left" if col == "condition" else "right")
+    fmt = lambda v, f: "n/a" if v is None else format(v, f)  # noqa: E731
+    for name, g in groups.items():
+        table.add_row(name, str(g["evaluated"]) + ("" if g["evaluated"] == g["images"] else f" of {g['images']}"),
+                      fmt(g["mean_iou"], ".4f"), fmt(g["share_iou_ge_0.9"], ".1%"), fmt(g["min_iou"], ".3f"),
+                      str(g["not_found"]))
+    return table

@@ -1,8 +1,10 @@
 """Detection accuracy against labelled photos: IoU, corner error, failures, contact sheet.
 
-Labels: ``{file name: {"corners": [[x, y] x 4], "width"?, "height"?, ...}}`` in pixels
-of the full image (when width/height are given and the image on disk has another size,
-the corners are scaled to it).
+Labels: ``{file name: {"corners": [[x, y] x 4], "width"?, "height"?, "condition"?, ...}}``
+in pixels of the full image (when width/height are given and the image on disk has another
+size, the corners are scaled to it). With a ``condition`` (low-contrast, notebook, ...) the
+report also groups the results by it (``docscan.detect.conditions``); every report says how
+well the confidence separates right from wrong detections (``docscan.detect.confidence``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from docscan.atomic import write_bytes, write_json
+from docscan.atomic import write_bytes, write_json, write_text
+from docscan.detect import conditions
+from docscan.detect.confidence import IOU_GOOD, separation
 from docscan.detect.drawing import draw_overlay
 from docscan.detect.geometry import corner_error, polygon_iou
 from docscan.detect.image_io import encode_png, load_image
@@ -25,7 +29,8 @@ from docscan.errors import DocscanError
 from docscan.images import IMAGE_SUFFIXES
 from docscan.progress import Progress, silent
 
-IOU_GOOD = 0.9
+__all__ = ["IOU_GOOD", "EvalItem", "Labelled", "contact_sheet", "evaluate", "match_labels", "read_labels",
+           "summarize", "write_report"]
 
 
 @dataclass
@@ -34,6 +39,7 @@ class Labelled:
     path: Path
     corners: np.ndarray          # (4, 2) float64
     size: tuple[int, int] | None  # (width, height) the corners refer to, when known
+    condition: str | None = None  # the label's "condition", when it has one
 
 
 @dataclass
@@ -47,6 +53,7 @@ class EvalItem:
     truth: list | None = None
     timings: dict = field(default_factory=dict)
     error: str | None = None              # unreadable image etc.
+    condition: str | None = None          # from the label
 
 
 def read_labels(labels_path: str | os.PathLike) -> dict[str, dict]:
@@ -67,6 +74,9 @@ def read_labels(labels_path: str | os.PathLike) -> dict[str, dict]:
             arr = None
         if arr is None or arr.shape != (4, 2) or not np.isfinite(arr).all():
             raise DocscanError(f"{labels_path}: entry '{name}' needs \"corners\": 4 [x, y] pairs")
+        cond = entry.get("condition")
+        if cond is not None and not isinstance(cond, (str, int)):
+            raise DocscanError(f"{labels_path}: entry '{name}' has a \"condition\" that is not a name: {cond!r}")
     return data
 
 
@@ -95,7 +105,9 @@ def match_labels(images_dir: str | os.PathLike, labels_path: str | os.PathLike) 
         except (TypeError, ValueError):
             raise DocscanError(f"{labels_path}: entry '{name}' needs integer width and height, "
                                f"got {entry['width']!r} x {entry['height']!r}") from None
-        items.append(Labelled(name, by_name[name], np.asarray(entry["corners"], np.float64), size))
+        cond = entry.get("condition")
+        items.append(Labelled(name, by_name[name], np.asarray(entry["corners"], np.float64), size,
+                              None if cond is None else str(cond)))
     unlabelled = [p.name for p in images if p.name not in labels]
     return items, unlabelled
 
@@ -106,7 +118,7 @@ def evaluate(detector, items: list[Labelled], overlay_dir: Path | None = None,
     Reports each image done to ``progress``."""
     results, thumbs = [], []
     for it in items:
-        res = EvalItem(it.name)
+        res = EvalItem(it.name, condition=it.condition)
         thumbnail = _evaluate_one(detector, it, res, overlay_dir, thumb)
         if thumbnail is not None:
             thumbs.append(thumbnail)
@@ -168,6 +180,8 @@ def summarize(results: list[EvalItem]) -> dict:
         "not_found": [r.name for r in ok if not r.found],
         "failures_iou_lt_0.9": [r.name for r in ok if r.iou < IOU_GOOD],
         "median_detect_ms": float(np.median(model_ms)) if model_ms else None,
+        # right (IoU >= 0.9) vs wrong by confidence: AUROC, wrong flagged at 95% of right kept
+        "confidence": separation([r.confidence for r in ok], [r.iou if r.found else 0.0 for r in ok]),
     }
 
 
@@ -191,9 +205,31 @@ def contact_sheet(thumbs: list[tuple[str, np.ndarray, str]], cell: int = 320) ->
 
 
 def write_report(outdir: Path, results: list[EvalItem], thumbs, meta: dict) -> dict:
+    """report.json (summary, per-condition rows when labels carry one, per image), and beside
+    it images.csv, conditions.json + conditions.csv (with conditions), contact_sheet.png."""
     outdir = Path(outdir)
     summary = summarize(results)
-    report = {**meta, "summary": summary, "images": [asdict(r) for r in results]}
+    groups = conditions.by_condition(results)
+    report = {**meta, "summary": summary, "by_condition": groups, "images": [asdict(r) for r in results]}
     write_json(outdir / "report.json", report)
+    write_text(outdir / "images.csv", images_csv(results))
+    if groups:
+        write_json(outdir / "conditions.json", groups)
+        write_text(outdir / "conditions.csv", conditions.to_csv(groups))
     write_bytes(outdir / "contact_sheet.png", encode_png(contact_sheet(thumbs)))
     return report
+
+
+def images_csv(results: list[EvalItem]) -> str:
+    """The per-image table as CSV: name, condition, IoU, corner error, found, confidence, error."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("image", "condition", "iou", "corner_error", "found", "confidence", "error"))
+    for r in results:
+        w.writerow((r.name, r.condition or "", f"{r.iou:.4f}",
+                    "" if r.corner_error is None else f"{r.corner_error:.5f}", int(r.found),
+                    f"{r.confidence:.4f}", r.error or ""))
+    return buf.getvalue()
