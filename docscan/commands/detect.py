@@ -1,4 +1,7 @@
-"""`docscan detect IMAGE... [--model M] [-o OUTDIR]`: corners JSON, overlay and flat scan per photo."""
+"""`docscan detect IMAGE... [--model M] [-o OUTDIR]`: corners JSON, overlay and flat scan per photo.
+
+Camera files are detected at a reduced decode (``Detector.detect_camera_file``) and decoded
+in full only for the flat scan; ``--full-decode`` runs the earlier full-resolution way."""
 
 from __future__ import annotations
 
@@ -17,20 +20,25 @@ from docscan.errors import DocscanError
               help="Where <name>.json, <name>.overlay.png and <name>.scan.png go.")
 @click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Interpreter threads for a .tflite model.")
-@click.option("--no-refine", is_flag=True, help="Skip sub-pixel refinement on the full-resolution photo.")
-def command(images, model_path, outdir, threads, no_refine):
+@click.option("--no-refine", is_flag=True, help="Skip sub-pixel refinement on the photo.")
+@click.option("--no-scan", is_flag=True, help="No flat scan (the photo is then never decoded in full).")
+@click.option("--full-decode", is_flag=True,
+              help="Decode every photo in full and detect on all its pixels (the slower way before reduced decoding).")
+def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode):
     """Find the page in each photo: 4 corners with a confidence, an overlay and the flat scan."""
     from rich.console import Console
     from rich.table import Table
 
     from docscan.atomic import write_bytes, write_json
+    from docscan.detect.camera_file import CameraImage
     from docscan.detect.detector import Detector
     from docscan.detect.drawing import draw_overlay
     from docscan.detect.image_io import encode_png
 
     console = Console(stderr=True)
     detector = Detector(model_or_default(model_path), num_threads=threads, refine=not no_refine)
-    table = Table(title=f"docscan detect ({detector.model.path}); corners x,y clockwise; times in ms")
+    table = Table(title=f"docscan detect ({detector.model.path}); corners x,y clockwise; times in ms "
+                        "(warp: with the full decode for the scan)")
     for col in ("image", "found", "conf", "corners", "load", "model", "quad", "warp"):
         table.add_column(col, justify="left" if col.startswith(("image", "corners")) else "right",
                          overflow="fold")
@@ -38,22 +46,29 @@ def command(images, model_path, outdir, threads, no_refine):
     for path in images:
         stem = _unique_stem(path, used)
         try:
-            image, det = detector.detect_file(path)
+            if full_decode:
+                image, det = detector.detect_file(path, warp=not no_scan)
+                cam = CameraImage(image, 1, (image.shape[1], image.shape[0]))
+            else:
+                cam, det = detector.detect_camera_file(path, scan=not no_scan)
         except DocscanError as exc:
             errors.append(str(exc))
             console.print(f"[red]error:[/red] {exc}", highlight=False)
             table.add_row(path.name, "[red]error[/red]", "", "", "", "", "", "")
             continue
-        H, W = image.shape[:2]
+        W, H = cam.full_size
         record = {
-            "image": str(path), "width": W, "height": H, "model": str(detector.model.path),
+            "image": str(path), "width": W, "height": H, "detected_at_scale": cam.scale,
+            "model": str(detector.model.path),
             "found": det.found, "confidence": round(float(det.confidence), 4),
             "corners": None if det.corners is None else [[round(float(x), 2), round(float(y), 2)] for x, y in det.corners],
             "reason": det.reason or None,
             "timings_ms": {k: round(v, 3) for k, v in det.timings.items()},
         }
         write_json(outdir / f"{stem}.json", record)
-        write_bytes(outdir / f"{stem}.overlay.png", encode_png(draw_overlay(image, det.edge_map, det.corners,
+        # drawn on the image detection ran on (1/scale of the photo)
+        on_image = None if det.corners is None else (det.corners + 0.5) / cam.scale - 0.5
+        write_bytes(outdir / f"{stem}.overlay.png", encode_png(draw_overlay(cam.image, det.edge_map, on_image,
                                                                     region_map=det.region_map)))
         if det.scan is not None:
             write_bytes(outdir / f"{stem}.scan.png", encode_png(det.scan))
@@ -62,7 +77,8 @@ def command(images, model_path, outdir, threads, no_refine):
         corners = "-" if det.corners is None else " ".join(f"{x:.0f},{y:.0f}" for x, y in det.corners)
         t = det.timings
         table.add_row(path.name, "yes" if det.found else f"[yellow]{det.reason}[/yellow]", f"{det.confidence:.2f}",
-                      corners, f"{t['load']:.1f}", f"{t['model']:.1f}", f"{t['quad']:.1f}", f"{t['warp']:.1f}")
+                      corners, f"{t['load']:.1f}", f"{t['model']:.1f}", f"{t['quad']:.1f}",
+                      f"{t['warp'] + t.get('scan_load', 0.0):.1f}")
     Console().print(table)
     click.echo(f"results in {outdir}/")
     if errors:
