@@ -269,7 +269,7 @@ def install_wheel(wheel: Path, site: Path) -> None:
 
 
 def status() -> list[dict]:
-    """What is cached, for `docscan bench --devices` style listings and tests."""
+    """What is cached, per emulated device (for listings and tests)."""
     out = []
     for isa in ISAS.values():
         root = rootfs_path(isa)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from docscan.commands.bench_gate import gate_options, run_gate, wants_gate
+from docscan.commands.bench_gate import VERDICT_FILE, gate_options, run_gate, wants_gate
 from docscan.errors import DocscanError
 
 REPORT_FILE = "docscan-bench.json"      # written in -o DIR, with its PNG beside it
@@ -25,7 +25,7 @@ REPORT_FILE = "docscan-bench.json"      # written in -o DIR, with its PNG beside
               help="Per-op timings (one-op models cut from each model, timed on the same device).")
 @click.option("--op-runs", type=int, default=None, help="Timed runs per one-op model (default: --runs).")
 @click.option("-o", "--outdir", default=".", show_default=True,
-              help=f"Output folder: {REPORT_FILE} and a PNG chart beside it (the gate: docscan-regress.json).")
+              help=f"Output folder: {REPORT_FILE} and a PNG chart beside it (the gate: {VERDICT_FILE}).")
 @click.option("--no-png", is_flag=True, help="Skip the PNG chart.")
 @click.option("--top", default=15, show_default=True, help="Ops shown in the per-op table (0: all).")
 @click.option("--parse", "parse_files", multiple=True, type=click.Path(dir_okay=False),

@@ -7,9 +7,9 @@
 ``parse_device(spec)`` turns what a user types into a ``Device``; ``run_bench`` and the
 regression gate reach devices through nothing else. A new kind of device is one new
 module: a class implementing ``Device`` and a ``parse(spec, config)`` that returns one
-for the specs it owns (None for the others), named in ``KINDS`` below. A device that
-runs docscan's timing loop (``device_runner.py``) can extend ``runner.RunnerDevice``,
-which supplies the per-op timings from one-op cuts.
+for the specs it owns (None for the others), named in ``KINDS`` (its specs in ``USAGE``).
+A device that runs docscan's timing loop (``device_runner.py``) can extend
+``runner.RunnerDevice``, which supplies the per-op timings from one-op cuts.
 """
 
 from __future__ import annotations
