@@ -31,6 +31,7 @@ COMMANDS = {
     "train-region": ("docscan.commands.train_region",
                      "Train a new page-region head on a trained HED's frozen backbone."),
     "detect": ("docscan.commands.detect", "Find the page in photos: corners, overlay and flat scan."),
+    "frames": ("docscan.commands.frames", "Find the page in every frame of a video or a folder of frames."),
     "eval": ("docscan.commands.eval", "Evaluate detection against labelled photos."),
 }
 

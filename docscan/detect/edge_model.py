@@ -48,7 +48,7 @@ def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))).astype(np.float32)
 
 
-def model_frame(image_rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+def model_frame(image_rgb: np.ndarray, hw: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
     """The frame as the model sees it: uint8 RGB resized to ``hw`` (the whole frame, aspect
     ignored), stretched to the full 8-bit range when its contrast is low (haze, a grey
     exposure, glare over the whole frame): grey 1st..99th percentiles less than
@@ -57,7 +57,13 @@ def model_frame(image_rgb: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     and to 0.970 with it (``benchmarks/dev_robustness.py [--no-stretch]``, int8 model). On
     the synthetic tuning set it stretches 56 of 500 frames and moves mean IoU by -0.0001."""
     h, w = hw
-    small = cv2.resize(image_rgb, (w, h), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(image_rgb, (w, h), dst=out, interpolation=cv2.INTER_AREA)
+    return stretch_low_contrast(small)
+
+
+def stretch_low_contrast(small: np.ndarray) -> np.ndarray:
+    """``model_frame``'s contrast stretch of an already resized uint8 RGB frame (itself when
+    its contrast is not low)."""
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     cdf = np.cumsum(np.bincount(grey.ravel(), minlength=256)) / grey.size
     lo, hi = int(np.searchsorted(cdf, 0.01)), int(np.searchsorted(cdf, 0.99))
@@ -77,6 +83,10 @@ class EdgeModel:
     has_region: bool = False
 
     def maps(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.frame_maps(model_frame(image_rgb, self.input_hw))
+
+    def frame_maps(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``maps`` of a frame already as the model sees it (``model_frame``'s output)."""
         raise NotImplementedError
 
     def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
@@ -85,6 +95,10 @@ class EdgeModel:
     def prepare(self, image_rgb: np.ndarray) -> np.ndarray:
         """(1, h, w, 3) float32 in [0, 1]: the model's input for this frame."""
         return model_frame(image_rgb, self.input_hw).astype(np.float32)[None] / 255.0
+
+    @staticmethod
+    def _float_input(frame: np.ndarray) -> np.ndarray:
+        return frame.astype(np.float32)[None] / 255.0
 
 
 def _check_input_shape(path: Path, shape) -> tuple[int, int]:
@@ -158,13 +172,13 @@ class TFLiteEdgeModel(EdgeModel):
         """The region output of a 7-output HED (the source model's output 6); None for a plain HED."""
         return self._output(outs, "region", 6) if len(outs) == 7 else None
 
-    def maps(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def frame_maps(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         if _is_integer(self.inp["dtype"]):
             # Integer I/O: quantising 8-bit pixels and turning 8-bit logits into
             # probabilities are both functions of 256 values, so each is one table lookup.
-            x = self._in_lut[model_frame(image_rgb, self.input_hw)][None]
+            x = self._in_lut[frame][None]
         else:
-            x = self.prepare(image_rgb).astype(self.inp["dtype"])
+            x = self._float_input(frame).astype(self.inp["dtype"])
         self.interp.set_tensor(self.inp["index"], x)
         self.interp.invoke()
         edge = self._prob(self.out)
@@ -221,8 +235,8 @@ class KerasEdgeModel(EdgeModel):
             return [y]
         return [y[0]] + ([y[self.region_index]] if self.region_index is not None else [])
 
-    def maps(self, image_rgb):
-        outs = self._outputs(self.prepare(image_rgb))
+    def frame_maps(self, frame):
+        outs = self._outputs(self._float_input(frame))
         edge = _sigmoid(np.asarray(outs[0])[0, ..., 0].astype(np.float32))
         region = _sigmoid(np.asarray(outs[1])[0, ..., 0].astype(np.float32)) if len(outs) > 1 else None
         return edge, region

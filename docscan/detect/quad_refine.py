@@ -72,8 +72,28 @@ def _refit_sides(p: np.ndarray, quads_sides, band: float, lo: float):
     return out
 
 
+class RefineScratch:
+    """Work buffers for ``refine_corners`` on frames of up to ``max_pixels``: the grey crop
+    and its blur go into these instead of new arrays (preview frames, one call per frame)."""
+
+    def __init__(self, max_pixels: int):
+        self.max_pixels = int(max_pixels)
+        self._grey = np.empty(self.max_pixels, np.float32)
+        self._blur = np.empty(self.max_pixels, np.float32)
+
+    def blurred(self, crop: np.ndarray, sigma: float) -> np.ndarray:
+        """Float32 Gaussian blur of a grey uint8 crop, the same values as
+        ``cv2.GaussianBlur(crop.astype(np.float32), (0, 0), sigma)``."""
+        h, w = crop.shape
+        if h * w > self.max_pixels:
+            raise ValueError(f"crop {w}x{h} is larger than the scratch ({self.max_pixels} pixels)")
+        grey = self._grey[:h * w].reshape(h, w)
+        np.copyto(grey, crop, casting="unsafe")
+        return cv2.GaussianBlur(grey, (0, 0), sigma, dst=self._blur[:h * w].reshape(h, w))
+
+
 def refine_corners(image_full: np.ndarray, corners_full, search: float | None = None,
-                   passes: int = 2) -> np.ndarray:
+                   passes: int = 2, scratch: RefineScratch | None = None) -> np.ndarray:
     """Snap each side to the strongest consistent intensity step near it; re-intersect.
 
     For samples along the middle 80% of each side, the grey-level profile across the side
@@ -81,7 +101,8 @@ def refine_corners(image_full: np.ndarray, corners_full, search: float | None = 
     steepest step of the dominant sign; a trimmed TLS fit through those positions is the
     new side. Sides with too few consistent samples (occluded, low contrast) stay as they
     were, and so does any corner that would move more than 2 * search. Each further pass
-    searches a window half as wide around the previous result.
+    searches a window half as wide around the previous result. ``scratch`` (a grey
+    ``image_full`` only): work buffers to use instead of allocating.
     """
     img = np.asarray(image_full)
     h, w = img.shape[:2]
@@ -95,8 +116,11 @@ def refine_corners(image_full: np.ndarray, corners_full, search: float | None = 
     y0 = int(np.clip(np.floor(pts[:, 1].min() - pad), 0, h - 1))
     y1 = int(np.clip(np.ceil(pts[:, 1].max() + pad), y0 + 1, h))
     crop = img[y0:y1, x0:x1]
-    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
-    grey = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), max(0.8, r / 8.0))
+    if scratch is not None and crop.ndim == 2:
+        grey = scratch.blurred(crop, max(0.8, r / 8.0))
+    else:
+        grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
+        grey = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), max(0.8, r / 8.0))
     origin = np.array([x0, y0], np.float64)
     local = pts - origin
     for _ in range(max(1, passes)):

@@ -1,0 +1,223 @@
+"""Preview frames already in memory -> page corners, as a scanner app's live view needs them.
+
+``FrameDetector.detect(frame, fmt)`` takes RGB (H, W, 3) uint8, or NV21 / I420 (YUV420)
+bytes as phone cameras deliver them (W x H luma, then the chroma planes at half size), and
+returns corners in frame pixels with a confidence. Nothing frame-sized is allocated per
+call: the buffers for a frame size are made on its first frame and reused.
+
+- The model frame: RGB is resized (INTER_AREA) into a preallocated model-size buffer; for
+  YUV the luma and chroma planes are resized to the model size first and converted to RGB
+  there (YUV -> RGB is affine, so averaging first differs from converting first only by
+  rounding), so the full-size frame is never converted at all.
+  The resize goes through an exact integer reduction first (1280x720 -> 160x180 -> 160x160):
+  OpenCV's INTER_AREA has a fast path for integer factors only (3.7 -> 1.9 ms here).
+- The refinement runs on grey at a reduced integer scale (the luma plane for YUV),
+  shorter side >= ``REFINE_MIN_SIDE``, in preallocated buffers (``RefineScratch``), one
+  pass (``refine_passes``): on 8 dev photos at 720p, IoU with ``Detector.detect``'s corners
+  is >= 0.994 with one pass (6.5 ms), >= 0.995 with two (18 ms), >= 0.97 with none.
+- With ``smooth`` in (0, 1), corners are averaged exponentially with the previous frame's
+  while the page stays put (IoU with it >= ``SMOOTH_MIN_IOU``), and follow at once when it
+  moves: steadier overlays, no lag on a new page.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from docscan.detect.detector import REFINE_MIN_SCALE, Detector
+from docscan.detect.edge_model import stretch_low_contrast
+from docscan.detect.geometry import order_corners, polygon_iou, to_full_resolution
+from docscan.detect.quad import find_quad
+from docscan.detect.quad_refine import RefineScratch, refine_corners
+from docscan.errors import DocscanError
+
+FORMATS = ("rgb", "nv21", "i420")
+REFINE_MIN_SIDE = 360     # grey the refinement runs on: 640x360 for 720p and 1080p frames
+SMOOTH_MIN_IOU = 0.8
+
+
+@dataclass
+class FrameResult:
+    corners: np.ndarray | None     # (4, 2) float32 frame pixels, clockwise from top-left
+    confidence: float
+    reason: str = ""
+    timings: dict = field(default_factory=dict)   # ms: prepare (resize, colour), model, quad
+
+    @property
+    def found(self) -> bool:
+        return self.corners is not None
+
+
+class _Buffers:
+    """Everything one frame size and format needs, allocated once."""
+
+    def __init__(self, fmt: str, w: int, h: int, model_hw: tuple[int, int]):
+        mh, mw = model_hw
+        self.small = np.empty((mh, mw, 3), np.uint8)
+        kx, ky = _divisor_at_most(w, w // mw), _divisor_at_most(h, h // mh)
+        mid_wh = (w // kx, h // ky) if kx * ky > 1 else None
+        self.mid = np.empty((mid_wh[1], mid_wh[0], 3), np.uint8) if mid_wh and fmt == "rgb" else None
+        self.mid_luma = np.empty((mid_wh[1], mid_wh[0]), np.uint8) if mid_wh and fmt != "rgb" else None
+        self.k = work_scale(w, h)
+        self.work = np.empty((h // self.k, w // self.k), np.uint8)
+        self.grey = np.empty((h, w), np.uint8) if fmt == "rgb" and self.k > 1 else None
+        self.scratch = RefineScratch(self.work.size)
+        if fmt != "rgb":
+            if mh % 2 or mw % 2:
+                raise DocscanError(f"model input {mw}x{mh} is odd: YUV frames need an even model size")
+            self.yuv = np.empty(mh * mw * 3 // 2, np.uint8)
+
+
+def _divisor_at_most(n: int, k: int) -> int:
+    """The largest divisor of n that is <= k (1 at least)."""
+    for d in range(max(1, k), 1, -1):
+        if n % d == 0:
+            return d
+    return 1
+
+
+def area_resize(src: np.ndarray, dst: np.ndarray, mid: np.ndarray | None) -> np.ndarray:
+    """INTER_AREA ``src`` into ``dst`` (through ``mid``, an exact integer reduction, when given)."""
+    if mid is not None:
+        src = cv2.resize(src, (mid.shape[1], mid.shape[0]), dst=mid, interpolation=cv2.INTER_AREA)
+    return cv2.resize(src, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=cv2.INTER_AREA)
+
+
+def work_scale(w: int, h: int, min_side: int = REFINE_MIN_SIDE) -> int:
+    """The largest integer k dividing both sides with min(w, h) / k >= min_side (1 if none)."""
+    for k in range(max(1, min(w, h) // min_side), 1, -1):
+        if w % k == 0 and h % k == 0:
+            return k
+    return 1
+
+
+class FrameDetector:
+    """A ``Detector`` for a stream of frames: ``detect(frame, fmt="rgb", size=None)``."""
+
+    def __init__(self, detector: Detector | None = None, smooth: float = 0.0, refine_passes: int = 1,
+                 **detector_kw):
+        if not 0.0 <= smooth < 1.0:
+            raise DocscanError(f"smooth must be in [0, 1), got {smooth}")
+        self.detector = detector if detector is not None else Detector(**detector_kw)
+        self.model = self.detector.model
+        self.smooth = smooth
+        self.refine_passes = refine_passes
+        self._buffers: dict = {}
+        self._previous = None
+
+    def reset(self) -> None:
+        """Forget the previous frame (a new scene: no smoothing across it)."""
+        self._previous = None
+
+    def detect(self, frame: np.ndarray, fmt: str = "rgb", size: tuple[int, int] | None = None,
+               name: str = "frame") -> FrameResult:
+        """Corners of one frame. ``fmt``: "rgb" (H, W, 3) uint8, or "nv21" / "i420" uint8
+        of W * H * 3 / 2 bytes with ``size=(W, H)``. DocscanError naming ``name`` when the
+        frame is not what ``fmt`` says."""
+        t0 = time.perf_counter()
+        w, h, luma, chroma = self._check(frame, fmt, size, name)
+        key = (fmt, w, h)
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = _Buffers(fmt, w, h, self.model.input_hw)
+        small = self._model_frame(frame, fmt, luma, chroma, buf)
+        grey = self._work_grey(frame, fmt, luma, buf)
+        t1 = time.perf_counter()
+        edge, region = _frame_maps(self.model, small)
+        t2 = time.perf_counter()
+        det = self.detector
+        q = find_quad(edge, params=det.params, region=region if det.use_region else None)
+        corners = None
+        if q.corners is not None:
+            corners = to_full_resolution(q.corners, edge.shape, grey.shape)
+            ratio = max(grey.shape[0] / edge.shape[0], grey.shape[1] / edge.shape[1])
+            if det.refine and self.refine_passes > 0 and ratio >= REFINE_MIN_SCALE:
+                corners = refine_corners(grey, corners, passes=self.refine_passes, scratch=buf.scratch)
+            corners = order_corners((np.asarray(corners, np.float64) + 0.5) * buf.k - 0.5)
+            corners = self._smoothed(corners)
+        else:
+            self._previous = None
+        t3 = time.perf_counter()
+        timings = {"prepare": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "quad": (t3 - t2) * 1e3}
+        return FrameResult(corners, float(q.confidence), q.reason, timings)
+
+    def _check(self, frame, fmt, size, name):
+        if fmt not in FORMATS:
+            raise DocscanError(f"{name}: unknown frame format {fmt!r} (expected one of {', '.join(FORMATS)})")
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
+            got = frame.dtype if isinstance(frame, np.ndarray) else type(frame).__name__
+            raise DocscanError(f"{name}: frame must be uint8, got {got}")
+        if fmt == "rgb":
+            if frame.ndim != 3 or frame.shape[2] != 3 or min(frame.shape[:2]) < 16:
+                raise DocscanError(f"{name}: an RGB frame must be (H, W, 3) with H, W >= 16, got {frame.shape}")
+            return frame.shape[1], frame.shape[0], None, None
+        if size is None:
+            raise DocscanError(f"{name}: a {fmt} frame needs its size (width, height)")
+        w, h = (int(v) for v in size)
+        if w < 16 or h < 16 or w % 2 or h % 2:
+            raise DocscanError(f"{name}: a {fmt} frame needs even width and height >= 16, got {w}x{h}")
+        if frame.size != w * h * 3 // 2 or not frame.flags.c_contiguous:
+            raise DocscanError(f"{name}: a {w}x{h} {fmt} frame is {w * h * 3 // 2} contiguous bytes, "
+                               f"got shape {frame.shape}")
+        flat = frame.reshape(-1)
+        luma = flat[:w * h].reshape(h, w)
+        if fmt == "nv21":
+            chroma = (flat[w * h:].reshape(h // 2, w // 2, 2),)
+        else:
+            q = (w // 2) * (h // 2)
+            chroma = (flat[w * h:w * h + q].reshape(h // 2, w // 2), flat[w * h + q:].reshape(h // 2, w // 2))
+        return w, h, luma, chroma
+
+    def _model_frame(self, frame, fmt, luma, chroma, buf: _Buffers) -> np.ndarray:
+        mh, mw = buf.small.shape[:2]
+        if fmt == "rgb":
+            area_resize(frame, buf.small, buf.mid)
+        else:
+            y = mh * mw
+            area_resize(luma, buf.yuv[:y].reshape(mh, mw), buf.mid_luma)
+            if fmt == "nv21":
+                cv2.resize(chroma[0], (mw // 2, mh // 2), dst=buf.yuv[y:].reshape(mh // 2, mw // 2, 2),
+                           interpolation=cv2.INTER_AREA)
+                code = cv2.COLOR_YUV2RGB_NV21
+            else:
+                q = (mh // 2) * (mw // 2)
+                for k, plane in enumerate(chroma):
+                    cv2.resize(plane, (mw // 2, mh // 2), dst=buf.yuv[y + k * q:y + (k + 1) * q].reshape(mh // 2, mw // 2),
+                               interpolation=cv2.INTER_AREA)
+                code = cv2.COLOR_YUV2RGB_I420
+            cv2.cvtColor(buf.yuv.reshape(mh * 3 // 2, mw), code, dst=buf.small)
+        return stretch_low_contrast(buf.small)
+
+    @staticmethod
+    def _work_grey(frame, fmt, luma, buf: _Buffers) -> np.ndarray:
+        wh, ww = buf.work.shape
+        if fmt == "rgb":
+            if buf.grey is None:                       # k == 1: grey in full, straight into work
+                return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY, dst=buf.work)
+            luma = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY, dst=buf.grey)
+        if buf.k == 1:
+            return luma
+        return cv2.resize(luma, (ww, wh), dst=buf.work, interpolation=cv2.INTER_AREA)
+
+    def _smoothed(self, corners: np.ndarray) -> np.ndarray:
+        prev, self._previous = self._previous, corners
+        if self.smooth <= 0 or prev is None or polygon_iou(prev, corners) < SMOOTH_MIN_IOU:
+            return corners
+        out = (self.smooth * prev.astype(np.float64) + (1 - self.smooth) * corners).astype(np.float32)
+        self._previous = out
+        return out
+
+
+def _frame_maps(model, small: np.ndarray):
+    """The model's maps of a model-size frame (any EdgeModel; others through ``maps``)."""
+    frame_maps = getattr(model, "frame_maps", None)
+    if frame_maps is not None:
+        try:
+            return frame_maps(small)
+        except NotImplementedError:
+            pass
+    return model.maps(small)
