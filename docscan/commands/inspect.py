@@ -30,7 +30,7 @@ def command(model, as_json, target_runtime):
     else:
         from rich.console import Console
 
-        from docscan.convert.report import inventory_summary, inventory_table
+        from docscan.commands.convert_tables import inventory_summary, inventory_table
         con = Console()
         con.print(inventory_table(inv))
         con.print(inventory_summary(inv, model))

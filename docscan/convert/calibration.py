@@ -13,6 +13,7 @@ import numpy as np
 
 from docscan.errors import DocscanError
 from docscan.images import IMAGE_SUFFIXES
+from docscan.progress import Progress, silent
 
 
 def list_images(directory: str | Path) -> list[Path]:
@@ -52,7 +53,7 @@ def from_directory(directory, n: int, hw: tuple[int, int]) -> list[np.ndarray]:
 def from_synth(n: int, hw: tuple[int, int], seed: int = 0) -> list[np.ndarray]:
     """``n`` pages from the project's synthetic generator (docscan.synth)."""
     try:
-        from docscan.synth import iter_samples
+        from docscan.train.synth import iter_samples
     except ImportError:
         raise DocscanError("no --calib-dir given and the synthetic generator (docscan.synth) is not "
                            "available in this build; pass --calib-dir DIR") from None
@@ -70,20 +71,16 @@ def from_synth(n: int, hw: tuple[int, int], seed: int = 0) -> list[np.ndarray]:
 
 def calibration_set(calib_dir, n: int, hw: tuple[int, int]) -> list[np.ndarray]:
     if n < 1:
-        raise DocscanError(f"--calib-samples must be >= 1, got {n}")
+        raise DocscanError(f"calibration needs at least 1 image, got {n}")
     return from_directory(calib_dir, n, hw) if calib_dir else from_synth(n, hw)
 
 
-def with_progress(images: list[np.ndarray], label: str = "calibrating") -> Callable[[], Iterator[np.ndarray]]:
-    """A re-iterable over ``images`` that advances a rich progress bar (on stderr)."""
+def with_progress(images: list[np.ndarray], label: str = "calibrating",
+                  progress: Progress = silent) -> Callable[[], Iterator[np.ndarray]]:
+    """A re-iterable over ``images`` that reports each image as the converter takes it."""
     def gen():
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*cols, console=Console(stderr=True), transient=True) as prog:
-            task = prog.add_task(label, total=len(images))
-            for img in images:
-                yield img
-                prog.advance(task)
+        for i, img in enumerate(images):
+            progress(label, done=i, total=len(images))
+            yield img
+        progress(label, done=len(images), total=len(images))
     return gen

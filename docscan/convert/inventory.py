@@ -25,17 +25,15 @@ class _Bad(Exception):
 
 
 def _enum_names(cls_name: str) -> dict[int, str]:
-    try:
-        from ai_edge_litert import schema_py_generated as schema
-        cls = getattr(schema, cls_name)
-    except (ImportError, AttributeError):  # pragma: no cover - optional nicety
-        return {}
+    """Number -> name of one of the TFLite schema's enums (ai-edge-litert ships the schema)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    cls = getattr(schema, cls_name)
     return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
 OP_NAMES = _enum_names("BuiltinOperator")
-TYPE_NAMES = _enum_names("TensorType") or {0: "FLOAT32", 1: "FLOAT16", 2: "INT32", 3: "UINT8", 4: "INT64",
-                                           6: "BOOL", 7: "INT16", 9: "INT8", 10: "FLOAT64"}
+TYPE_NAMES = _enum_names("TensorType")
 
 
 class _Reader:

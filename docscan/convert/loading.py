@@ -1,4 +1,9 @@
-"""What `docscan convert` accepts: a .keras file, a SavedModel directory, or a zoo name."""
+"""What `docscan convert` accepts: a .keras file, a SavedModel directory, or a zoo name.
+
+A zoo name without a weights file is built with seeded initial weights (``ZOO_SEED``), so
+converting it gives the same model, files and numbers in every run; such weights are
+marked untrained (``Loaded.trained``), which parity uses to decide what it can gate on.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from pathlib import Path
 from docscan.errors import DocscanError
 from docscan.keras_file import first_line, load_keras_model
 
+ZOO_SEED = 0
+
 
 @dataclass
 class Loaded:
@@ -15,6 +22,7 @@ class Loaded:
     name: str
     kind: str              # keras | savedmodel | zoo
     source: str
+    trained: bool = True   # False: a zoo build's seeded initial weights (no weights file)
 
 
 def load(source: str, weights: str | None = None, input_size: tuple[int, int] | None = None) -> Loaded:
@@ -23,19 +31,20 @@ def load(source: str, weights: str | None = None, input_size: tuple[int, int] | 
     path = Path(source)
     if path.is_dir():
         if weights:
-            raise DocscanError(f"{path}: --weights applies to zoo architectures only")
+            raise DocscanError(f"{path}: weights apply to zoo architectures only")
         return Loaded(_load_savedmodel(path), path.name, "savedmodel", str(path))
     if path.suffix in (".keras", ".h5") or path.exists():
         if weights:
-            raise DocscanError(f"{path}: --weights applies to zoo architectures only")
+            raise DocscanError(f"{path}: weights apply to zoo architectures only")
         return Loaded(load_keras_model(path), path.name.split(".")[0], "keras", str(path))
     if source in zoo.ARCHITECTURES:
         arch = zoo.ARCHITECTURES[source]
         shape = (*input_size, arch.input_shape[2]) if input_size else None
-        model = zoo.build(source, input_shape=shape)
+        model = zoo.build(source, input_shape=shape, seed=ZOO_SEED)
         if weights:
             _load_weights(model, Path(weights))
-        return Loaded(model, source, "zoo", f"zoo:{source}" + (f" + {weights}" if weights else ""))
+        return Loaded(model, source, "zoo", f"zoo:{source}" + (f" + {weights}" if weights else ""),
+                      trained=bool(weights))
     known = ", ".join(sorted(zoo.ARCHITECTURES))
     raise DocscanError(f"{source}: no such file, directory or zoo architecture (architectures: {known})")
 

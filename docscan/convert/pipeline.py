@@ -3,12 +3,16 @@
 Everything is computed in memory first; files are written (atomically) only when every
 variant converted and passed the target-runtime check, so a failure leaves nothing
 behind. Parity thresholds that fail do not suppress the files (they are the evidence);
-the result says which held and the CLI exits non-zero.
+the result says which held and which were gated, and the CLI exits non-zero when a gated
+one failed.
+
+Deterministic: the same model and options give the same files and numbers every run (the
+parity inputs and the synthetic calibration pages are seeded; a zoo source is built with
+seeded weights by ``docscan.convert.loading``).
 """
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +20,8 @@ from docscan.atomic import write_bytes, write_json
 from docscan.convert import calibration, inventory, parity, runtime_versions
 from docscan.convert import tflite_convert as tc
 from docscan.errors import DocscanError
+from docscan.machine import host_facts
+from docscan.progress import Progress, silent
 
 DYNAMIC_SHAPE_OPS = ("SHAPE", "STRIDED_SLICE", "PACK")
 
@@ -32,6 +38,7 @@ class Options:
     target_runtime: str | None = None
     parity_random: int = 4
     parity_real: int = 4
+    trained: bool = True     # False: freshly initialised (zoo) weights; weight-sensitive checks only reported
 
 
 @dataclass
@@ -46,19 +53,8 @@ class VariantResult:
 
     @property
     def passed(self) -> bool:
-        return all(c.held for c in self.checks)
-
-
-def parse_variants(text: str) -> tuple[str, ...]:
-    if text == "all":
-        return tc.VARIANTS
-    out = []
-    for v in text.split(","):
-        v = v.strip()
-        if v not in tc.VARIANTS:
-            raise DocscanError(f"--variant: unknown variant '{v}' (choose from {', '.join(tc.VARIANTS)}, all)")
-        out.append(v)
-    return tuple(dict.fromkeys(out))
+        """Every gated check held (reported-only checks do not count)."""
+        return not any(c.failed for c in self.checks)
 
 
 def _versions() -> dict:
@@ -73,7 +69,7 @@ def _versions() -> dict:
     return out
 
 
-def prepare(model, opts: Options, log=lambda msg: None):
+def prepare(model, opts: Options, progress: Progress = silent):
     """(reference model at the fixed size, model to convert, pass report)."""
     from docscan.convert.bn_fold import fold_batchnorm
     from docscan.convert.graph import functional
@@ -83,8 +79,8 @@ def prepare(model, opts: Options, log=lambda msg: None):
     graph = functional(model)
     if graph is None:      # subclassed model: no graph to rewrite, the converter gets it as is
         if opts.rewrite_transpose_conv:
-            raise DocscanError(f"{model.name}: --rewrite-transpose-conv needs a functional or Sequential model")
-        log("not a functional model: BatchNorm folding skipped (the converter folds what it can)")
+            raise DocscanError(f"{model.name}: rewriting transposed convs needs a functional or Sequential model")
+        progress("not a functional model: BatchNorm folding skipped (the converter folds what it can)")
         passes = {"input_size": list(size), "transpose_conv": {"rewritten": []},
                   "bn_folding": {"enabled": False, "layers": [], "note": "subclassed model: no Keras graph"}}
         return model, model, size, passes
@@ -93,7 +89,7 @@ def prepare(model, opts: Options, log=lambda msg: None):
     if opts.fold_bn:
         work, fates = fold_batchnorm(ref)
         passes["bn_folding"] = {"enabled": True, "layers": [f.to_dict() for f in fates]}
-        log(f"BatchNorm: {len(fates)} layer(s), " + ", ".join(
+        progress(f"BatchNorm: {len(fates)} layer(s), " + ", ".join(
             f"{sum(f.action == a for f in fates)} {a}" for a in sorted({f.action for f in fates})))
     else:
         passes["bn_folding"] = {"enabled": False, "layers": []}
@@ -105,12 +101,12 @@ def prepare(model, opts: Options, log=lambda msg: None):
 
 
 def convert_model(model, name: str, outdir: str | Path, opts: Options, *, source: str = "",
-                  log=lambda msg: None) -> list[VariantResult]:
+                  progress: Progress = silent) -> list[VariantResult]:
     outdir = Path(outdir)
     _check_outdir(outdir)
     if opts.target_runtime:
         runtime_versions.parse_version(opts.target_runtime)
-    ref, work, size, passes = prepare(model, opts, log)
+    ref, work, size, passes = prepare(model, opts, progress)
     hw = size[:2]
 
     sets = parity.parity_inputs(hw, size[2], opts.parity_random, opts.parity_real)
@@ -122,23 +118,23 @@ def convert_model(model, name: str, outdir: str | Path, opts: Options, *, source
     calib = None
     if "int8" in opts.variants:
         images = calibration.calibration_set(opts.calib_dir, opts.calib_samples, hw)
-        calib = calibration.with_progress(images, f"calibrating int8 on {len(images)} images")
+        calib = calibration.with_progress(images, f"calibrating int8 on {len(images)} images", progress)
         passes["calibration"] = {"source": opts.calib_dir or "docscan.synth", "samples": len(images)}
 
-    results = _convert_all(work, opts, size, calib, log)
+    results = _convert_all(work, opts, size, calib, progress)
     if opts.target_runtime:
-        results, work = _enforce_runtime(results, work, opts, size, calib, passes, log)
+        results, work = _enforce_runtime(results, work, opts, size, calib, passes, progress)
 
     corner_fn = parity.corner_iou_fn()
     fp32_size = next((r.inventory.size_bytes for r in results if r.variant == "fp32"), None)
     for r in results:
-        log(f"parity {r.variant}")
+        progress(f"parity {r.variant}")
         for label, x in sets.items():
             test = parity.run_tflite(r.tflite, x)
             # page corners only mean something on photos of pages
             r.parity_sets.append(parity.compare(refs[label], test, names, hw, label,
                                                 corner_fn if label == "real" else None))
-        r.checks = parity.check(r.variant, r.parity_sets)
+        r.checks = parity.check(r.variant, r.parity_sets, trained=opts.trained)
         r.report = _report(r, name, source, opts, passes, fp32_size)
 
     for r in results:   # all in memory and checked: now write
@@ -162,16 +158,16 @@ def _check_outdir(outdir: Path):
         raise DocscanError(f"{outdir}: output directory is not writable")
 
 
-def _convert_all(work, opts, size, calib, log):
+def _convert_all(work, opts, size, calib, progress):
     results = []
     for v in opts.variants:
-        log(f"converting {v}")
+        progress(f"converting {v}")
         data = tc.convert(work, v, size, calibration=calib, io_dtype=opts.io_dtype)
         results.append(VariantResult(v, data, inventory.read_inventory(data, f"{v} model")))
     return results
 
 
-def _enforce_runtime(results, work, opts, size, calib, passes, log):
+def _enforce_runtime(results, work, opts, size, calib, passes, progress):
     """Fail naming the ops the target runtime cannot run; rewrite TRANSPOSE_CONV first if that helps."""
     from docscan.convert.transpose_conv import rewrite_transpose_convs
 
@@ -181,11 +177,11 @@ def _enforce_runtime(results, work, opts, size, calib, passes, log):
     found = all_blockers(results)
     tconv_blocks = any(b.op == "TRANSPOSE_CONV" for bl, _ in found.values() for b in bl)
     if tconv_blocks and not passes["transpose_conv"]["rewritten"]:
-        log(f"runtime {opts.target_runtime} cannot run TRANSPOSE_CONV here: rewriting as CONV_2D + DEPTH_TO_SPACE")
+        progress(f"runtime {opts.target_runtime} cannot run TRANSPOSE_CONV here: rewriting as CONV_2D + DEPTH_TO_SPACE")
         work, done = rewrite_transpose_convs(work)
         passes["transpose_conv"] = {"rewritten": [d.to_dict() for d in done],
                                     "reason": f"--target-runtime {opts.target_runtime}"}
-        results = _convert_all(work, opts, size, calib, log)
+        results = _convert_all(work, opts, size, calib, progress)
         found = all_blockers(results)
     bad = {v: bl for v, (bl, _) in found.items() if bl}
     if bad:
@@ -214,9 +210,11 @@ def _report(r: VariantResult, name, source, opts, passes, fp32_size) -> dict:
                  "inputs": [[t["dtype"], t["shape"]] for t in o["inputs"]],
                  "outputs": [[t["dtype"], t["shape"]] for t in o["outputs"]]} for o in inv["ops"]],
         "parity": [parity.to_dict(s) for s in r.parity_sets],
-        "thresholds": [{"metric": c.metric, "op": c.op, "bound": c.bound, "value": c.value, "held": c.held}
-                       for c in r.checks],
+        "weights": "trained" if opts.trained else "untrained (seeded initial weights)",
+        "thresholds": [{"metric": c.metric, "op": c.op, "bound": c.bound, "value": c.value, "held": c.held,
+                        "gated": c.gated, "not_gated_because": c.not_gated_because} for c in r.checks],
         "passed": r.passed,
         "parity_checked": bool(r.parity_sets),
-        "host": {"machine": platform.machine(), "python": platform.python_version(), **_versions()},
+        "host": host_facts(),
+        "versions": _versions(),
     }

@@ -26,7 +26,7 @@ def table() -> dict:
 
 def parse_version(text: str) -> tuple[int, ...]:
     if not isinstance(text, str) or not re.fullmatch(r"\d+(\.\d+){0,2}", text.strip()):
-        raise DocscanError(f"--target-runtime: '{text}' is not a version like 2.4 or 1.15.0")
+        raise DocscanError(f"target runtime '{text}' is not a version like 2.4 or 1.15.0")
     parts = tuple(int(p) for p in text.strip().split("."))
     return parts + (0,) * (3 - len(parts))
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from docscan.errors import DocscanError
+from docscan.keras_file import first_line
 
 VARIANTS = ("fp32", "fp16", "dynamic-int8", "int8")
 IO_DTYPES = ("int8", "uint8")
@@ -44,7 +45,7 @@ def resolve_size(model, input_size: tuple[int, int] | None) -> tuple[int, int, i
     if input_size is not None:
         return int(input_size[0]), int(input_size[1]), int(c)
     if h is None or w is None:
-        raise DocscanError(f"{model.name}: input size is not fixed in the model; pass --input-size H W")
+        raise DocscanError(f"{model.name}: input size is not fixed in the model; give one (H, W) to convert at")
     return int(h), int(w), int(c)
 
 
@@ -63,7 +64,7 @@ def with_input_size(model, size: tuple[int, int, int]):
     try:
         return keras.models.clone_model(model, input_tensors=new_input, clone_function=lambda layer: layer)
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for shape mismatches
-        raise DocscanError(f"{model.name}: cannot run at input {size[0]}x{size[1]} ({_first_line(exc)})") from None
+        raise DocscanError(f"{model.name}: cannot run at input {size[0]}x{size[1]} ({first_line(exc)})") from None
 
 
 def frozen_function(model, size: tuple[int, int, int]):
@@ -81,7 +82,7 @@ def frozen_function(model, size: tuple[int, int, int]):
     try:
         return convert_variables_to_constants_v2(serve.get_concrete_function())
     except Exception as exc:  # noqa: BLE001
-        raise DocscanError(f"{model.name}: cannot trace the model at {size} ({_first_line(exc)})") from None
+        raise DocscanError(f"{model.name}: cannot trace the model at {size} ({first_line(exc)})") from None
 
 
 def output_names(model, count: int | None = None) -> list[str]:
@@ -106,7 +107,7 @@ def convert(model, variant: str, size: tuple[int, int, int], *,
     if variant not in VARIANTS:
         raise DocscanError(f"unknown variant '{variant}' (choose from {', '.join(VARIANTS)}, all)")
     if io_dtype not in IO_DTYPES:
-        raise DocscanError(f"unknown --io-dtype '{io_dtype}' (choose int8 or uint8)")
+        raise DocscanError(f"unknown input/output type '{io_dtype}' (choose int8 or uint8)")
     fn = frozen_function(model, size)
     conv = tf.lite.TFLiteConverter.from_concrete_functions([fn])
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -148,12 +149,4 @@ def _converter_reason(exc) -> str:
     ops = sorted(set(re.findall(r"'tf\.(\w+)' op", text)))
     if ops:
         return f"unsupported TensorFlow op(s) {', '.join(ops)}"
-    return _first_line(exc)
-
-
-def _first_line(exc) -> str:
-    for line in str(exc).splitlines():
-        line = line.strip()
-        if line:
-            return line[:300]
-    return type(exc).__name__
+    return first_line(exc)

@@ -1,4 +1,5 @@
-"""Terminal tables (rich) for `docscan convert` and `docscan inspect`."""
+"""Terminal tables (rich) for `docscan convert` and `docscan inspect`: the commands' view of
+what ``docscan.convert`` returns (the library builds the data, these only lay it out)."""
 
 from __future__ import annotations
 
