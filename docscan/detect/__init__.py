@@ -7,6 +7,10 @@ Where things live:
 - ``quad``: ``find_quad`` and ``candidate_quads`` (the quad finder's front; its steps are in
   ``quad_lines``, ``quad_candidates``, ``quad_pick``, ``quad_refine``, knobs in ``quad_params``)
 - ``geometry``: plane geometry (``order_corners``, ``polygon_iou``, ``corner_error``, ...)
+- ``camera_file`` (with ``jpeg``: header size, EXIF orientation): camera JPEGs decoded at the
+  reduced scale detection needs (``Detector.detect_camera_file``)
+- ``frames``: ``FrameDetector`` for preview frames in memory (RGB, NV21, I420), no per-call
+  full-size buffers; ``frame_source``: frames from a video file or a folder
 - ``image_io``, ``drawing``: photos in, PNGs and overlays out
 - ``evaluate``: accuracy against labelled photos; ``classic``: the OpenCV baseline
 """
