@@ -38,11 +38,12 @@ def heldout_synth(n: int) -> Path:
     """The held-out synthetic set, generated once (it takes minutes) and cached."""
     import hashlib
 
-    import docscan.synth
-    from docscan.synth import write_set
+    import docscan.train.synth
+    from docscan.train.synth import write_set
 
     # Keyed by the generator's source too: a changed generator must not reuse a stale set.
-    gen = hashlib.sha256(Path(docscan.synth.__file__).read_bytes()).hexdigest()[:10]
+    sources = sorted(Path(docscan.train.synth.__file__).parent.glob("*.py"))
+    gen = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:10]
     d = cache_dir(f"synth-heldout-seed{SYNTH_SEED}-n{n}-{gen}")
     if (d / "labels.json").is_file():
         return d

@@ -109,7 +109,7 @@ class ProxyMapModel:
 
 
 def frames_256(n: int, size: int = 256) -> list[np.ndarray]:
-    from docscan.synth import iter_samples
+    from docscan.train.synth import iter_samples
 
     it = iter_samples(9002, (size, size))
     return [next(it).image for _ in range(n)]

@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     from docscan.detect.edge_model import load_edge_model
     from docscan.detect.geometry import polygon_iou, to_full_resolution
     from docscan.detect.quad import DEFAULT_PARAMS, candidate_quads
-    from docscan.synth import make_sample
+    from docscan.train.synth import make_sample
 
     model = load_edge_model(args.model)
 

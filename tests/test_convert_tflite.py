@@ -101,7 +101,7 @@ def test_calibration_sources(calib_dir, tmp_path):
     with pytest.raises(DocscanError, match="no images"):
         calibration.calibration_set(tmp_path, 4, (32, 32))
     try:
-        import docscan.synth  # noqa: F401
+        import docscan.train.synth  # noqa: F401
     except ImportError:
         with pytest.raises(DocscanError, match="--calib-dir"):
             calibration.calibration_set(None, 2, (32, 32))

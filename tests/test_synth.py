@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from docscan.cli import main
+from docscan.detect.geometry import order_corners
 from docscan.errors import DocscanError
-from docscan.synth import Sample, iter_samples, make_sample, order_corners, write_set
+from docscan.train.synth import Sample, iter_samples, make_sample, write_set
 
 
 def _outline_distance(shape, corners):
@@ -85,7 +86,7 @@ def test_too_small_size_is_a_user_error():
 
 
 def test_tf_dataset_batches():
-    from docscan.synth import make_dataset
+    from docscan.train.synth import make_dataset
 
     ds = make_dataset(2, batch_size=3, size=(32, 48))
     x, y = next(iter(ds))
@@ -134,7 +135,7 @@ def test_region_edges_and_corners_describe_the_same_page():
     edge label and the corners are one page."""
     import cv2
 
-    from docscan.synth import make_sample
+    from docscan.train.synth import make_sample
 
     for i in range(160):    # ~9 % are open books
         trace = {}
@@ -159,7 +160,7 @@ def test_region_edges_and_corners_describe_the_same_page():
 def test_open_book_labels_the_page_the_user_aims_at():
     """In an open book the labelled page is the one centred in the frame, the facing page
     beside it: a label that a detector (or a person) can infer from the picture."""
-    from docscan.synth import make_sample
+    from docscan.train.synth import make_sample
 
     seen, ratios = 0, []
     for i in range(400):

@@ -15,7 +15,7 @@ import json
 import numpy as np
 import pytest
 
-from docscan.synth import iter_samples, make_dataset, make_sample, real_backgrounds, real_pages, write_set
+from docscan.train.synth import iter_samples, make_dataset, make_sample, real_backgrounds, real_pages, write_set
 
 
 def _digest(*arrays) -> str:

@@ -10,7 +10,9 @@ from click.testing import CliRunner
 
 from docscan.cli import main
 from docscan.errors import DocscanError
-from docscan.train import TrainConfig, balanced_bce, edge_fscore, lr_at, train
+from docscan.train.hed import TrainConfig, lr_at, train
+from docscan.train.losses import balanced_bce
+from docscan.train.metrics import edge_fscore
 
 
 def test_balanced_bce_matches_the_hed_formula():
@@ -67,7 +69,7 @@ def test_train_checkpoint_resume_and_curve(tmp_path):
     import keras
 
     from docscan import zoo
-    from docscan.train import _load_checkpoint
+    from docscan.train.checkpoint import load_checkpoint as _load_checkpoint
 
     before = keras.models.load_model(out / "model.keras").get_weights()
     # The checkpoint restores exactly the weights saved at step 6, optimizer state included.
@@ -132,7 +134,7 @@ def test_region_head_fine_tune_from_a_trained_model(tmp_path):
 
 
 def test_make_dataset_with_region_targets():
-    from docscan.synth import make_dataset, make_sample
+    from docscan.train.synth import make_dataset, make_sample
 
     x, y = next(iter(make_dataset(3, 2, (64, 64), with_region=True)))
     assert tuple(y.shape) == (2, 64, 64, 2)

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from docscan.cli import main
 from docscan.errors import DocscanError
-from docscan.train import region_iou
-from docscan.train_region import RegionHeadConfig, region_iou_of, train_region_head
+from docscan.train.metrics import region_iou, region_iou_of
+from docscan.train.region_head import RegionHeadConfig, train_region_head
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_head_trains_on_a_frozen_backbone_and_keeps_the_edges(edges_only_hed, tm
     cfg = RegionHeadConfig(init_from=str(edges_only_hed), samples=48, val_samples=16, epochs=3, batch=16,
                            lr=5e-3, workers=1)
     out = tmp_path / "run"
-    log = train_region_head(cfg, out, log=lambda msg: None)
+    log = train_region_head(cfg, out)
     model = keras.models.load_model(out / "model.keras", compile=False)
     src = keras.models.load_model(edges_only_hed, compile=False)
     assert list(model.output_names) == list(src.output_names) + ["region"]
@@ -59,18 +59,18 @@ def test_head_trains_on_a_frozen_backbone_and_keeps_the_edges(edges_only_hed, tm
     assert (out / "train_curve.png").read_bytes()[:4] == b"\x89PNG"
 
     # the saved head is the best epoch's, as its IoU on the held-back samples says
-    from docscan.train_region import cache_taps
+    from docscan.train.region_taps import cache_taps
 
     val = cache_taps(src, cfg.seed, cfg.samples, cfg.val_samples, None, 1)
     logits = np.asarray(model(np.stack([_image(cfg.seed, i) for i in range(48, 64)]))[6])
     assert float(np.mean(region_iou_of(logits, val["region"]))) == pytest.approx(saved["best_val_region_iou"], abs=0.01)
 
     with pytest.raises(DocscanError, match="already holds a trained model"):
-        train_region_head(cfg, out, log=lambda msg: None)
+        train_region_head(cfg, out)
 
 
 def _image(seed, index):
-    from docscan.synth import make_sample
+    from docscan.train.synth import make_sample
 
     return make_sample(seed, index, (64, 64)).image.astype(np.float32) / 255.0
 

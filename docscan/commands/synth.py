@@ -17,9 +17,8 @@ from docscan.errors import DocscanError
               help="stream seed (training uses small seeds; keep eval seeds apart)")
 @click.option("--size", default="512x384", show_default=True, help="HEIGHTxWIDTH of each image")
 def command(outdir, count, seed, size):
-    from rich.progress import Progress
-
-    from docscan.synth import write_set
+    from docscan.commands.progress_display import ProgressDisplay
+    from docscan.train.synth import write_set
 
     try:
         h, w = (int(v) for v in size.lower().split("x"))
@@ -27,7 +26,6 @@ def command(outdir, count, seed, size):
         raise DocscanError(f"--size: expected HEIGHTxWIDTH like 512x384, got {size!r}") from None
     if count <= 0:
         raise DocscanError(f"-n: must be positive, got {count}")
-    with Progress() as progress:
-        task = progress.add_task("synth", total=count)
-        labels = write_set(Path(outdir), count, seed, (h, w), progress=lambda i: progress.update(task, completed=i))
+    with ProgressDisplay(label="synth") as progress:
+        labels = write_set(Path(outdir), count, seed, (h, w), progress=progress)
     click.echo(f"wrote {count} images and {labels}")

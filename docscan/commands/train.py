@@ -10,7 +10,7 @@ from docscan.errors import DocscanError
 
 
 @click.command(help="Train an HED edge detector on synthetic documents (class-balanced BCE, "
-                    "deep supervision). Checkpoints, log JSON and curve PNG go to --out.")
+                    "deep supervision). Checkpoints, log JSON and curve PNG go to the -o/--out folder.")
 @click.option("--arch", default="hed_mobilenet_v2", show_default=True, help="zoo HED architecture")
 @click.option("--alpha", type=float, default=None, help="width multiplier (hed_mobilenet_v2)")
 @click.option("--width", type=float, default=None, help="width multiplier (hed_vgg*)")
@@ -27,13 +27,13 @@ from docscan.errors import DocscanError
               help="steps between checkpoints (and real-photo edge F-score checks)")
 @click.option("--threads", type=int, default=0, help="CPU threads for TensorFlow (0: its default)")
 @click.option("--no-dev-eval", is_flag=True, help="skip the real dev-photo edge F-score at checkpoints")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="run directory")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="run folder")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
 def command(arch, alpha, width, region_head, init_from, steps, batch, input_size, lr, seed, ckpt_every, threads, no_dev_eval,
             out_dir, resume):
-    from rich.console import Console
-
-    from docscan.train import TrainConfig, train
+    from docscan.commands.progress_display import ProgressDisplay
+    from docscan.train.checkpoint import RunExists
+    from docscan.train.hed import TrainConfig, train
 
     knobs = {}
     if alpha is not None:
@@ -55,10 +55,13 @@ def command(arch, alpha, width, region_head, init_from, steps, batch, input_size
     cfg = TrainConfig(arch=arch, knobs=knobs, input_size=input_size, steps=steps, batch=batch, lr=lr,
                       seed=seed, ckpt_every=ckpt_every, threads=threads, init_from=init_from or "",
                       dev_eval=not no_dev_eval)
-    console = Console()
-    result = train(cfg, Path(out_dir), resume=resume, console=console)
+    with ProgressDisplay(label="train") as progress:
+        try:
+            result = train(cfg, Path(out_dir), resume=resume, progress=progress)
+        except RunExists as exc:
+            raise DocscanError(f"{exc}; pass --resume or choose another --out") from None
     best = result.get("best_dev_f")
-    console.print(f"done: step {result['step']}, final loss {result['final_loss']:.4f}, "
-                  f"{result['elapsed_s'] / 60:.1f} min"
-                  + (f", best dev score {best:.3f}" if best is not None else "")
-                  + f"; model {Path(out_dir) / 'best.keras'}")
+    progress.console.print(f"done: step {result['step']}, final loss {result['final_loss']:.4f}, "
+                           f"{result['elapsed_s'] / 60:.1f} min"
+                           + (f", best dev score {best:.3f}" if best is not None else "")
+                           + f"; model {Path(out_dir) / 'best.keras'}")
