@@ -17,6 +17,7 @@ flagged at the threshold keeping 95% of the right ones; the baselines' confidenc
 found / not found).
 
     python3 benchmarks/real_sets.py [--model M] [--methods hed+quad,author-hed,classic] [-o OUT.json]
+        [--also NAME=DIR]   # another labelled set (e.g. a held-out synthetic one), not pooled
 
 Writes benchmarks/results/real_sets.json and .png, naming the machine.
 """
@@ -121,15 +122,15 @@ def _row(results) -> dict:
             "confidence": s["confidence"]}
 
 
-def run(methods, model) -> dict:
+def run(methods, model, also=()) -> dict:
     detectors = make_detectors(methods, model)
     report = {"host": describe_host(), "model": None, "sets": {}}
     if "hed+quad" in detectors:
         p = Path(detectors["hed+quad"].model.path)
         report["model"] = str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)
     pooled = {m: [] for m in detectors}
-    for name, folder in SETS.items():
-        d = shared_dir() / "data" / folder
+    sets = [(name, shared_dir() / "data" / folder) for name, folder in SETS.items()] + list(also)
+    for name, d in sets:
         if not (d / "labels.json").is_file():
             print(f"{name} skipped: no {d / 'labels.json'}", flush=True)
             continue
@@ -214,12 +215,20 @@ def main(argv=None):
     ap.add_argument("--model", default=None, help="edge model for hed+quad (default: the shipped int8 .tflite)")
     ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, of {', '.join(METHODS)}")
     ap.add_argument("-o", "--out", type=Path, default=RESULTS / "real_sets.json")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=DIR",
+                    help="also evaluate the labelled set in DIR (DIR/labels.json) as NAME; not pooled")
     args = ap.parse_args(argv)
+    also = []
+    for spec in args.also:
+        name, _, d = spec.partition("=")
+        if not name or not (Path(d) / "labels.json").is_file():
+            sys.exit(f"error: --also {spec}: expected NAME=DIR with DIR/labels.json")
+        also.append((name, Path(d)))
     methods = [m for m in args.methods.split(",") if m]
     unknown = set(methods) - set(METHODS)
     if unknown:
         sys.exit(f"error: --methods: unknown {', '.join(sorted(unknown))} (choose from {', '.join(METHODS)})")
-    report = run(methods, args.model)
+    report = run(methods, args.model, also)
     write_json(args.out, report)
     plot(report, args.out.with_suffix(".png"))
     print(f"wrote {args.out} and {args.out.with_suffix('.png')}")

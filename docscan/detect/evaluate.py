@@ -181,7 +181,8 @@ def summarize(results: list[EvalItem]) -> dict:
         "failures_iou_lt_0.9": [r.name for r in ok if r.iou < IOU_GOOD],
         "median_detect_ms": float(np.median(model_ms)) if model_ms else None,
         # right (IoU >= 0.9) vs wrong by confidence: AUROC, wrong flagged at 95% of right kept
-        "confidence": separation([r.confidence for r in ok], [r.iou if r.found else 0.0 for r in ok]),
+        # ("no document found" is flagged whatever the confidence that fell short)
+        "confidence": separation([r.confidence if r.found else 0.0 for r in ok], [r.iou for r in ok]),
     }
 
 

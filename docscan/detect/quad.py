@@ -59,9 +59,10 @@ __all__ = ["DEFAULT_PARAMS", "NO_DOCUMENT", "QuadParams", "QuadResult", "candida
 @dataclass
 class QuadResult:
     corners: np.ndarray | None          # (4, 2) float32, clockwise from top-left, or None
-    confidence: float                   # share of the in-frame outline the edge map supports
-                                        # (region sides credited 0.3); with a region map, its IoU
-                                        # where that accepted a weakly edged page
+    confidence: float                   # found: quad_pick's quality (outline support, region
+                                        # agreement, no edged outline inside), or the region IoU
+                                        # where that accepted a weakly edged page; not found: the
+                                        # outline support that fell short
     reason: str = ""                    # why corners is None
 
 
@@ -94,7 +95,7 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
         ih, iw = image.shape[:2]
         scale = np.array([iw / w, ih / h])
         corners = (refine_corners(image, (corners + 0.5) * scale - 0.5) + 0.5) / scale - 0.5
-    return QuadResult(order_corners(corners), float(np.clip(conf, 0, 1)))
+    return QuadResult(order_corners(corners), best.quality)   # conf gates; quality is reported
 
 
 def candidate_quads(edge_prob: np.ndarray, params: QuadParams = DEFAULT_PARAMS,

@@ -28,10 +28,12 @@ class QuadParams:
     hough_votes: float = 0.04       # HoughLinesP threshold, min segment length and gap,
     min_segment: float = 0.06       # ... as fractions of the map's short side
     max_gap: float = 0.03
-    ratio_power: float = 2.0        # score *= (supported share of the in-frame outline) ** this
+    ratio_power: float = 12.0       # score *= (supported share of the in-frame outline) ** this
+                                    # (2 until issue 15: a table top edged at 90% outscored the
+                                    # fully edged page on it on light grey tables)
     # with a region map:
     region_rerank: int = 32         # front runners reranked by IoU with the region
-    region_power: float = 4.0       # rank key = edge score * IoU ** this
+    region_power: float = 2.0       # rank key = edge score * IoU ** this (4 until issue 15)
     region_scale: int = 4           # IoUs on the region map shrunk by this factor
     region_accept: float = 0.85     # IoU that accepts a quad whose edge support is weak
     region_line_support: float = 0.3   # support credited along a region side
@@ -40,6 +42,11 @@ class QuadParams:
                                     # of the pick's size hands the choice back to the edges,
     region_defer_aim: float = 0.05  # ... if it runs off the frame centre by more than this
                                     # share of the pick's width across it
+    # the reported confidence (``docscan.detect.quad_pick``): share ** p * region IoU ** q
+    # * (1 - w * support of the lines inside per pixel of perimeter)
+    confidence_share_power: float = 2.0
+    confidence_region_power: float = 1.0
+    confidence_inner_weight: float = 1.0
 
 
 DEFAULT_PARAMS = QuadParams()

@@ -5,6 +5,14 @@ of the strongest line running right across their inside. With one, the front run
 reranked by edge score times region IoU to a power, unless a guard hands the choice back
 to the edges: no candidate fits the region, or a strong line runs across the region's
 pick away from the frame centre.
+
+The pick's ``quality`` is the confidence ``find_quad`` reports: how likely the pick is the
+page, not only how well it is edged. It multiplies the supported share of the outline
+(squared), the pick's IoU with the region map (a page the region head sees elsewhere is
+suspect) and one minus the edge support of the lines inside the pick per unit of its
+perimeter (a table top or a desk picked around the page holds the page's own outline;
+a page holds only faint print, which the edge model ignores). Tuned on the labelled real
+photos: see ``benchmarks/real_sets.py``.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ class Pick:
     corners: np.ndarray      # (4, 2) edge-map pixels, before refinement
     confidence: float        # supported share of its in-frame outline
     region_iou: float | None  # its IoU with the region map (None without one)
+    quality: float = 0.0     # the confidence reported (see the module doc), in [0, 1]
+    inner_support: float = 0.0   # edge support of lines inside it, per pixel of perimeter
 
 
 def pick(cands: Candidates, lines: list[Line], params: QuadParams, h: int, w: int,
@@ -45,7 +55,20 @@ def pick(cands: Candidates, lines: list[Line], params: QuadParams, h: int, w: in
             best = _edge_pick(cands, lines, params, min(h, w))
             iou = float(_region_ious(cands.corners[[best]], region, params.region_scale)[0])
     confidence = float(cands.supported[best].sum() / max(cands.in_frame[best].sum(), 1.0))
-    return Pick(cands.line_ids[best], cands.corners[best], confidence, iou)
+    inner = float(_inner_support(cands.corners[best], cands.line_ids[best], cands.table, lines, min(h, w)))
+    return Pick(cands.line_ids[best], cands.corners[best], confidence, iou,
+                _quality(confidence, iou, inner, params), inner)
+
+
+def _quality(share: float, region_iou: float | None, inner: float, params: QuadParams) -> float:
+    """The reported confidence: share ** p * region IoU * (1 - inner support), or the region
+    IoU where that accepted a weakly edged page (as ``find_quad`` does)."""
+    if region_iou is not None and share < params.min_confidence and region_iou >= params.region_accept:
+        return float(region_iou)
+    q = share ** params.confidence_share_power * max(0.0, 1.0 - params.confidence_inner_weight * inner)
+    if region_iou is not None:
+        q *= region_iou ** params.confidence_region_power
+    return float(np.clip(q, 0.0, 1.0))
 
 
 def _edge_pick(cands: Candidates, lines: list[Line], params: QuadParams, size: int) -> int:
@@ -88,9 +111,47 @@ def _interior_support(corners, line_ids, table: LineTable, lines: list[Line], si
     outline are dropped (lines that merely cross a corner region), and lines hugging a
     side (a double edge, a shadow) are ignored.
     """
-    n_quads, n = len(corners), len(table.points)
-    margin = 0.05 * size
     real = np.array([not ln.border for ln in lines])
+    use, lo, hi, depth, slope, j, edges = _lines_inside(corners, line_ids, table, real, 0.05 * size)
+    sup = np.where(use, table.sums(j, np.where(use, lo, 0.0), np.where(use, hi, 0.0))[0], 0.0)
+    length = np.where(use, hi - lo, 0.0)
+    # Only lines that run all the way across count: supported over most of the crossing
+    # and right up to the outline at both ends (the page's own edge band, ~3 px, aside).
+    # A gutter or a second object's edge meets the outline; text, table rules and pictures
+    # printed on a page stop at its margins.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound0 = -depth / slope
+    lo0 = np.where(slope > 1e-9, bound0, -np.inf).max(axis=1)
+    hi0 = np.where(slope < -1e-9, bound0, np.inf).min(axis=1)
+    win = np.maximum(2.0, 0.1 * np.where(use, hi0 - lo0, 0.0))
+    gap = 3.0
+
+    def run(t0, t1):
+        return table.sums(j, np.where(use, t0, 0.0), np.where(use, t1, 0.0))[0]
+
+    reach = ((run(lo0 + gap, lo0 + gap + win) >= 0.5 * win) & (run(hi0 - gap - win, hi0 - gap) >= 0.5 * win))
+    across = (sup >= min_cover * np.maximum(length, 1.0)) & reach
+    # the strongest one: a second page or object adds one such line, text adds many weak ones
+    strength = np.where(across, sup, 0.0)
+    return strength.max(axis=1), strength.argmax(axis=1)
+
+
+def _inner_support(corners, line_ids, table: LineTable, lines: list[Line], size: int) -> float:
+    """Edge support of the edge lines inside one quad (clipped ``0.05 * size`` short of its
+    outline, not its own sides nor lines hugging them), per pixel of its perimeter."""
+    real = np.array([not ln.border and not ln.from_region for ln in lines])
+    use, lo, hi, _, _, j, edges = _lines_inside(corners[None], line_ids[None], table, real, 0.05 * size)
+    sup = np.where(use, table.sums(j, np.where(use, lo, 0.0), np.where(use, hi, 0.0))[0], 0.0)
+    return float(sup.sum() / max(float(np.linalg.norm(edges[0], axis=-1).sum()), 1.0))
+
+
+def _lines_inside(corners, line_ids, table: LineTable, real: np.ndarray, margin: float):
+    """Each line of ``table`` (where ``real``) clipped to each quad (K, 4, 2) shrunk by
+    ``margin``: (use (K, n): it crosses that inside and is not one of the quad's sides nor
+    hugging one, lo and hi (K, n): the stretch, along the line; depth and slope (K, 4, n):
+    per side, the line's point's inward distance and the inward rate along it; j (K, n):
+    line indices; edges (K, 4, 2): the quads' side vectors)."""
+    n_quads, n = len(corners), len(table.points)
     edges = np.roll(corners, -1, axis=1) - corners                                  # (K, 4, 2)
     area2 = (corners[..., 0] * np.roll(corners[..., 1], -1, axis=1)
              - corners[..., 1] * np.roll(corners[..., 0], -1, axis=1)).sum(axis=1)
@@ -115,27 +176,7 @@ def _interior_support(corners, line_ids, table: LineTable, lines: list[Line], si
     near_side = ((cosang > np.cos(np.deg2rad(10))) & (np.abs(depth) < 2 * margin)).any(axis=1)
     use = inside & ~own & ~near_side
     j = np.broadcast_to(np.arange(n), (n_quads, n))
-    sup = np.where(use, table.sums(j, np.where(use, lo, 0.0), np.where(use, hi, 0.0))[0], 0.0)
-    length = np.where(use, hi - lo, 0.0)
-    # Only lines that run all the way across count: supported over most of the crossing
-    # and right up to the outline at both ends (the page's own edge band, ~3 px, aside).
-    # A gutter or a second object's edge meets the outline; text, table rules and pictures
-    # printed on a page stop at its margins.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound0 = -depth / slope
-    lo0 = np.where(slope > 1e-9, bound0, -np.inf).max(axis=1)
-    hi0 = np.where(slope < -1e-9, bound0, np.inf).min(axis=1)
-    win = np.maximum(2.0, 0.1 * np.where(use, hi0 - lo0, 0.0))
-    gap = 3.0
-
-    def run(t0, t1):
-        return table.sums(j, np.where(use, t0, 0.0), np.where(use, t1, 0.0))[0]
-
-    reach = ((run(lo0 + gap, lo0 + gap + win) >= 0.5 * win) & (run(hi0 - gap - win, hi0 - gap) >= 0.5 * win))
-    across = (sup >= min_cover * np.maximum(length, 1.0)) & reach
-    # the strongest one: a second page or object adds one such line, text adds many weak ones
-    strength = np.where(across, sup, 0.0)
-    return strength.max(axis=1), strength.argmax(axis=1)
+    return use, lo, hi, depth, slope, j, edges
 
 
 def _region_ious(corners: np.ndarray, region: np.ndarray, scale: int) -> np.ndarray:
