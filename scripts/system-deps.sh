@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages docscan uses beyond Python: qemu-user-static and mmdebstrap
-# build and run the emulated ARM devices, adb talks to phones, valgrind counts instructions.
+# build and run the emulated ARM devices, adb talks to phones, valgrind counts instructions,
+# llvm-16 (llvm-mc, llvm-mca) estimates cycles on named ARM cores.
 set -euo pipefail
 need=()
 command -v qemu-arm-static >/dev/null || need+=(qemu-user-static)
@@ -13,6 +14,8 @@ command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 command -v gcc >/dev/null || need+=(gcc)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 pkg-config --exists glib-2.0 2>/dev/null || need+=(libglib2.0-dev)
+# docscan.bench.estimate (modelled cores, core:CORE/ISA): LLVM 16's llvm-mc and llvm-mca.
+command -v llvm-mca-16 >/dev/null || need+=(llvm-16)
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 echo "installing Debian packages: ${need[*]}"

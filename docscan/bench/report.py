@@ -25,6 +25,8 @@ def label(run: ModelRun) -> str:
         base = f"{base} [{run.extra['source_label']}]"
     if run.device_kind == "phone" and run.abi:
         base = f"{base} {run.abi}"
+    if run.device_kind == "estimated":
+        return base + " (estimated)"
     return base + (" (emulated)" if run.emulated else "")
 
 
@@ -44,12 +46,18 @@ def by_model(report: BenchReport) -> OrderedDict[str, list[ModelRun]]:
 
 
 def pair_32_64(runs: list[ModelRun]) -> tuple[ModelRun, ModelRun] | None:
-    """(armv7, aarch64) runs of one model measured the same way, preferring emulated pairs."""
+    """(armv7, aarch64) runs of one model measured the same way, preferring emulated pairs
+    (estimated runs pair on the same core)."""
     for kind in ("emulated", "phone"):
         a32 = [r for r in runs if r.device_kind == kind and r.isa == "armv7"]
         a64 = [r for r in runs if r.device_kind == kind and r.isa == "aarch64"]
         if a32 and a64:
             return a32[0], a64[0]
+    estimated = [r for r in runs if r.device_kind == "estimated"]
+    for r32 in (r for r in estimated if r.isa == "armv7"):
+        r64 = [r for r in estimated if r.isa == "aarch64" and r.extra.get("core") == r32.extra.get("core")]
+        if r64:
+            return r32, r64[0]
     return None
 
 

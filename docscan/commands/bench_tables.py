@@ -64,6 +64,9 @@ def print_report(report: BenchReport, console=None, top: int = 15) -> None:
         console.print(f"per-op method: {m}")
     if any_emu:
         console.print(f"[bold]{EMU_WARNING}[/bold]")
+    # Modelled cores: each says how it was estimated (core, clock, method), once.
+    for method in dict.fromkeys(r.extra.get("method", "") for r in report.runs if r.device_kind == "estimated"):
+        console.print(method, style="bold", markup=False)
 
 
 def print_matrix(groups, console) -> None:

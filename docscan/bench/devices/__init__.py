@@ -3,6 +3,7 @@
     host         this machine's TFLite interpreter (ai-edge-litert), in-process   host.py
     emu:ISA      a Debian ARM rootfs under qemu-user (armv7, aarch64)             emulated.py
     adb:SERIAL   a phone over adb, with the official benchmark_model            phone.py
+    core:C/ISA   a named ARM core, ESTIMATED (qemu block trace + llvm-mca)      core.py
 
 ``parse_device(spec)`` turns what a user types into a ``Device``; ``run_bench`` and the
 regression gate reach devices through nothing else. A new kind of device is one new
@@ -65,7 +66,7 @@ class Device(Protocol):
     """One place to run models. Attributes are what reports and baselines record."""
 
     spec: str            # as reports show it: host, emu:armv7, adb:SERIAL/arm64-v8a
-    kind: str            # host | emulated | phone (ModelRun.device_kind)
+    kind: str            # host | emulated | phone | estimated (ModelRun.device_kind)
     isa: str             # x86_64, armv7, aarch64; "" where known only once connected (phones)
     emulated: bool       # times of translated code, not of the real CPU
     profiles_ops: bool   # True: per-op times come with a whole-model run (phones); False: from one-op cuts
@@ -89,9 +90,9 @@ class Device(Protocol):
         """The machine, in words, for reports."""
 
 
-KINDS = ("host", "emulated", "phone")   # modules of this package, asked in this order
+KINDS = ("host", "emulated", "phone", "core")   # modules of this package, asked in this order
 # What the kinds accept, for the message about an unknown device.
-USAGE = ("host", "emu:armv7", "emu:aarch64", "adb:SERIAL", "adb:SERIAL/ABI")
+USAGE = ("host", "emu:armv7", "emu:aarch64", "core:CORE/ISA[@MHz]", "adb:SERIAL", "adb:SERIAL/ABI")
 
 
 def parse_device(spec: str, config: dict | None = None) -> Device:

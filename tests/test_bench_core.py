@@ -1,0 +1,56 @@
+"""Modelled cores end to end: a tiny model traced in the real armhf/arm64 rootfs under qemu
+with docscan's block plugin and costed by llvm-mca (about a minute on 2 cores)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+from bench_helpers import make_tiny_models  # noqa: E402
+
+from docscan.bench.estimate.cores import get_core  # noqa: E402
+from docscan.bench.estimate.estimate import estimate_model  # noqa: E402
+from docscan.bench.report import label, op_type_rows, pair_32_64  # noqa: E402
+from docscan.bench.run import run_bench  # noqa: E402
+
+pytestmark = pytest.mark.emu
+NEEDS = ("qemu-arm", "qemu-aarch64", "gcc", "pkg-config", "llvm-mca-16", "llvm-mc-16")
+missing = [t for t in NEEDS if shutil.which(t) is None]
+if missing:
+    pytestmark = [pytest.mark.emu, pytest.mark.skip(reason=f"not installed: {', '.join(missing)} "
+                                                           "(bash scripts/system-deps.sh)")]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return make_tiny_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def report(tiny):
+    return run_bench([tiny["int8"]], ["core:cortex-a72/armv7", "core:cortex-a72/aarch64@1800"])
+
+
+def test_estimated_runs_per_op_and_labelled(report):
+    a32, a64 = report.runs
+    for run in (a32, a64):
+        assert run.device_kind == "estimated" and "(estimated)" in label(run)
+        assert run.extra["core"] == "cortex-a72" and "ESTIMATED" in run.extra["method"]
+        assert "llvm-mca-16 -mcpu=cortex-a72" in run.extra["method"] and "MHz" in run.extra["method"]
+        assert run.median_ms > 0 and run.extra["cycles"] > 0 and run.extra["undecoded_pct"] < 1.0
+        assert len(run.ops) >= 4 and all(op.ms > 0 for op in run.ops)
+        # One-op segments sum to the whole within the method's gap (per-invoke overhead).
+        assert abs(run.extra["per_op_gap_pct"]) < 25, run.extra["per_op_gap_pct"]
+    assert a64.extra["clock_mhz"] == 1800 and a32.extra["clock_mhz"] == 1500
+    assert a32.extra["thumb_pct"] > 0            # armv7 code mixes Thumb-2 (runtime) and ARM (kernels)
+    assert pair_32_64(report.runs) == (a32, a64)
+    rows = op_type_rows(report.runs)
+    assert rows and all(r["ratio_32_64"] is not None for r in rows)
+
+
+def test_estimate_is_deterministic(tiny, report):
+    again = estimate_model(tiny["int8"], get_core("a72"), "armv7", per_op=False)
+    assert round(again.cycles) == report.runs[0].extra["cycles"]
