@@ -51,12 +51,10 @@ def from_directory(directory, n: int, hw: tuple[int, int]) -> list[np.ndarray]:
 
 
 def from_synth(n: int, hw: tuple[int, int], seed: int = 0) -> list[np.ndarray]:
-    """``n`` pages from the project's synthetic generator (docscan.synth)."""
-    try:
-        from docscan.train.synth import iter_samples
-    except ImportError:
-        raise DocscanError("no --calib-dir given and the synthetic generator (docscan.synth) is not "
-                           "available in this build; pass --calib-dir DIR") from None
+    """``n`` pages from the project's synthetic generator (docscan.train.synth), the same
+    pages for the same ``seed``."""
+    from docscan.train.synth import iter_samples
+
     out = []
     for sample in iter_samples(seed, size=tuple(hw)):
         img = np.asarray(sample.image)

@@ -119,7 +119,7 @@ def convert_model(model, name: str, outdir: str | Path, opts: Options, *, source
     if "int8" in opts.variants:
         images = calibration.calibration_set(opts.calib_dir, opts.calib_samples, hw)
         calib = calibration.with_progress(images, f"calibrating int8 on {len(images)} images", progress)
-        passes["calibration"] = {"source": opts.calib_dir or "docscan.synth", "samples": len(images)}
+        passes["calibration"] = {"source": opts.calib_dir or "docscan.train.synth", "samples": len(images)}
 
     results = _convert_all(work, opts, size, calib, progress)
     if opts.target_runtime:
