@@ -5,7 +5,8 @@ runs; its cost is total cycles / iterations: the steady state of a block that ru
 loop (nearly all executions of an inference's blocks do), with every load an L1 hit
 (``memory.py`` adds the rest). Calls become plain branches (llvm-mca would charge a call
 100 cycles); a line llvm-mca cannot assemble (a predicated Thumb instruction whose IT is
-in the previous block; llvm-mca 16 reports it and carries on) is dropped and counted.
+in the previous block; llvm-mca 16 reports it and carries on), or one the core's model has
+no data for (LSE atomics on the A76), is dropped and counted.
 
 The cache (SQLite, under the docscan cache folder) keys on the block's bytes and sizes,
 its mode, the llvm-mca CPU and LLVM's version: the cost of a block is a pure function of
@@ -105,6 +106,14 @@ def _run_batch(items: list[tuple[str, list[str | None]]], mode: str, cpu: str) -
         bad = sorted({int(m.group(1)) for m in map(_ERR.match, proc.stderr.splitlines()) if m}, reverse=True)
         if proc.returncode == 0 and not bad:
             return _parse(proc.stdout, items, dropped)
+        unsupported = re.search(r"unsupported instruction.*\n.*instruction:\s*(.+)", proc.stderr)
+        if unsupported and not bad:   # no scheduling data for it (e.g. LSE atomics on some models)
+            gone = " ".join(unsupported.group(1).split())
+            for j, body in enumerate(bodies):
+                keep = [ins for ins in body if " ".join(ins.split()) != gone]
+                dropped[j] += len(body) - len(keep)
+                bodies[j] = keep
+            continue
         if not bad:
             raise DocscanError(f"llvm-mca-{LLVM} -mcpu={cpu} ({mode}): failed: {proc.stderr.strip()[:200]}")
         for ln in bad:              # drop the lines it could not assemble, and retry
