@@ -87,8 +87,8 @@ def main(argv=None):
 
     from docscan.bench import report
     from docscan.bench.run import run_bench
-    from docscan.commands.bench_progress import BarDisplay
     from docscan.commands.bench_tables import print_report
+    from docscan.commands.progress_display import ProgressDisplay
 
     folder = Path(args.models_dir) / f"{args.size}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -96,7 +96,7 @@ def main(argv=None):
     if args.only:
         keep = args.only.split(",")
         models = [m for m in models if any(m.name.startswith(k) for k in keep)]
-    with BarDisplay(enabled=sys.stderr.isatty()) as progress:
+    with ProgressDisplay(enabled=sys.stderr.isatty(), stderr=True) as progress:
         rep = run_bench(models, args.devices.split(","), runs=args.runs, warmup=args.warmup, threads=1,
                         op_runs=args.op_runs, progress=progress,
                         command="python3 benchmarks/seed_experiment.py " + " ".join(argv or sys.argv[1:]))

@@ -51,13 +51,13 @@ def command(models, devices, runs, warmup, threads, xnnpack, per_op, op_runs, ou
     docscan bench --parse benchmark_model.log
     """
     from docscan.bench import report as rep
-    from docscan.commands.bench_progress import BarDisplay
     from docscan.commands.bench_tables import print_report
+    from docscan.commands.progress_display import ProgressDisplay
 
     folder = output_folder(outdir)
     check_binary_flags(benchmark_binaries)
     phone = {"binaries": android_config, "overrides": list(benchmark_binaries)}
-    with BarDisplay(enabled=not quiet) as progress:
+    with ProgressDisplay(enabled=not quiet, stderr=True) as progress:
         if wants_gate(gate_flags):
             code = run_gate(models, devices, **gate_flags, runs=runs, warmup=warmup, threads=threads,
                             xnnpack=xnnpack, per_op=per_op, folder=folder, png=not no_png, top=top, phone=phone,

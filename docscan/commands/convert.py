@@ -30,38 +30,6 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-class _StderrProgress:
-    """The library's progress calls on stderr: messages as dim lines, counted steps as a
-    transient bar (gone once its total is reached)."""
-
-    def __init__(self):
-        from rich.console import Console
-
-        self.console = Console(stderr=True)
-        self.bar = None
-        self.task = None
-
-    def __call__(self, text: str, done: int | None = None, total: int | None = None) -> None:
-        if total is None:
-            self.console.print(f"[dim]{text}[/]")
-            return
-        if self.bar is None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=self.console, transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(text, total=total)
-        self.bar.update(self.task, description=text, completed=done or 0, total=total)
-        if (done or 0) >= total:
-            self.close()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-
-
 class _SizeArgs(click.Command):
     """Let `--input-size 256 256` through as well as `--input-size 256x256`."""
 
@@ -104,6 +72,7 @@ def command(model, weights, variant, io_dtype, calib_dir, calib_samples, input_s
     from rich.console import Console
 
     from docscan.commands import convert_tables as tables
+    from docscan.commands.progress_display import ProgressDisplay
     from docscan.convert import loading, pipeline
     from docscan.convert.tflite_convert import input_spec
 
@@ -122,12 +91,9 @@ def command(model, weights, variant, io_dtype, calib_dir, calib_samples, input_s
         calib_samples=calib_samples, input_size=size, fold_bn=not no_fold_bn,
         rewrite_transpose_conv=rewrite_transpose_conv, target_runtime=target_runtime,
         parity_random=parity_samples, parity_real=parity_samples, trained=loaded.trained)
-    progress = _StderrProgress()
-    try:
+    with ProgressDisplay(stderr=True, transient=True) as progress:
         results = pipeline.convert_model(loaded.model, loaded.name, outdir, opts, source=loaded.source,
                                          progress=progress)
-    finally:
-        progress.close()
     out = Console()
     if not out.is_terminal:
         out = Console(width=max(out.width, 200))    # piped: keep each variant on one row

@@ -23,9 +23,9 @@ from docscan.errors import DocscanError
 def command(images_dir, labels, model_path, method, outdir, threads, no_overlays):
     """Per image and mean polygon IoU, share with IoU >= 0.9, corner error / diagonal, failures."""
     from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
 
+    from docscan.commands.progress_display import ProgressDisplay
     from docscan.detect.evaluate import IOU_GOOD, evaluate, match_labels, write_report
     from docscan.machine import describe_host
 
@@ -45,10 +45,8 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     console = Console(stderr=True)
     if unlabelled:
         console.print(f"{len(unlabelled)} image(s) in {images_dir} have no label; skipped", highlight=False)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task(f"eval {len(items)} images", total=len(items))
-        results, thumbs = evaluate(detector, items, None if no_overlays else outdir / "overlays",
-                                   progress=lambda text, done=None, total=None: bar.update(task, completed=done))
+    with ProgressDisplay(console=console, transient=True) as progress:
+        results, thumbs = evaluate(detector, items, None if no_overlays else outdir / "overlays", progress=progress)
     meta = {"images_dir": str(images_dir), "labels": str(labels), "method": method, "model": model_name,
             "host": describe_host(), "unlabelled": unlabelled}
     report = write_report(outdir, results, thumbs, meta)

@@ -26,6 +26,6 @@ def command(outdir, count, seed, size):
         raise DocscanError(f"--size: expected HEIGHTxWIDTH like 512x384, got {size!r}") from None
     if count <= 0:
         raise DocscanError(f"-n: must be positive, got {count}")
-    with ProgressDisplay(label="synth") as progress:
+    with ProgressDisplay() as progress:
         labels = write_set(Path(outdir), count, seed, (h, w), progress=progress)
     click.echo(f"wrote {count} images and {labels}")

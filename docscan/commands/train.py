@@ -55,7 +55,7 @@ def command(arch, alpha, width, region_head, init_from, steps, batch, input_size
     cfg = TrainConfig(arch=arch, knobs=knobs, input_size=input_size, steps=steps, batch=batch, lr=lr,
                       seed=seed, ckpt_every=ckpt_every, threads=threads, init_from=init_from or "",
                       dev_eval=not no_dev_eval)
-    with ProgressDisplay(label="train") as progress:
+    with ProgressDisplay() as progress:
         try:
             result = train(cfg, Path(out_dir), resume=resume, progress=progress)
         except RunExists as exc:

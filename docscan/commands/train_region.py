@@ -31,7 +31,7 @@ def command(model, samples, val_samples, seed, epochs, batch, lr, workers, out_d
         raise DocscanError(f"{model}: model not found")
     cfg = RegionHeadConfig(init_from=model, samples=samples, val_samples=val_samples, seed=seed, epochs=epochs,
                            batch=batch, lr=lr, workers=workers)
-    with ProgressDisplay(label="train-region") as progress:
+    with ProgressDisplay() as progress:
         try:
             result = train_region_head(cfg, Path(out_dir), progress=progress)
         except RunExists as exc:
