@@ -1,7 +1,7 @@
 """Classic OpenCV scanner vs the shipped HED + quad finder, on the same labelled sets.
 
 Sets: the real development photos (``../shared/data/real-photos-dev`` with labels.json)
-and a held-out synthetic set of 500 images from ``docscan.synth.write_set`` with seed 9001
+and a held-out synthetic set of 500 images from ``docscan.train.synth.write_set`` with seed 9001
 (training streams use seeds 1, 2 and 3; tuning used seed 7331), written once to ~/.cache/docscan/ per generator version.
 For a model with the region head, "hed-edges-only" is the same model with the region map
 ignored (an ablation).

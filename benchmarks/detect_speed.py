@@ -1,6 +1,6 @@
 """End-to-end detection speed per 256x256 frame on one host thread, side by side.
 
-A: the shipped int8 .tflite + quad finder (``docscan.detect.pipeline.Detector``).
+A: the shipped int8 .tflite + quad finder (``docscan.detect.detector.Detector``).
 B: the seed-faithful HED-MobileNetV2 (``docscan.zoo.hed.mobilenet_v2_style_hed()``) as
    fp32 .tflite + the same quad finder. Untrained weights: only its time is measured.
 
@@ -42,25 +42,10 @@ CACHE = cache_dir("detect_speed")
 
 
 
-def to_tflite(model, path: Path, int8_frames=None) -> Path:
+def to_tflite(model, path: Path) -> Path:
     import tensorflow as tf
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    if int8_frames is not None:
-        import cv2
-
-        h, w = (int(v) for v in model.inputs[0].shape[1:3])
-
-        def rep():
-            for f in int8_frames:
-                f = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
-                yield [f[None].astype(np.float32) / 255.0]
-
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = rep
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(conv.convert())
     return path
@@ -75,21 +60,10 @@ def seed_model_tflite(size: int) -> Path:
     return path
 
 
-def shipped_int8(model_arg, frames) -> Path:
-    if model_arg and not str(model_arg).endswith(".keras"):
-        return Path(model_arg)
-    shipped = REPO / "models" / "hed_default.int8.tflite"
-    if not model_arg and shipped.is_file():
-        return shipped
-    keras_file = Path(model_arg) if model_arg else REPO / "models" / "hed_default.keras"
-    if not keras_file.is_file():
-        sys.exit("no models/hed_default.int8.tflite or models/hed_default.keras; pass --model")
-    # No converted file shipped yet: quantise the Keras model here (plain TFLite converter).
-    import keras
-
-    path = CACHE / f"{keras_file.stem}.{int(keras_file.stat().st_mtime)}.int8.tflite"
-    if not path.is_file():
-        to_tflite(keras.saving.load_model(keras_file, compile=False), path, int8_frames=frames)
+def shipped_int8(model_arg) -> Path:
+    path = Path(model_arg) if model_arg else REPO / "models" / "hed_default.int8.tflite"
+    if not path.is_file() or path.suffix != ".tflite":
+        sys.exit(f"error: {path}: no such .tflite model (--model takes a converted .tflite)")
     return path
 
 
@@ -130,7 +104,7 @@ def main(argv=None):
     cv2.setNumThreads(1)
 
     frames = frames_256(args.frames)
-    paths = {"shipped_int8+quad": shipped_int8(args.model, frames), "seed_hed_mnv2_fp32+quad": seed_model_tflite(256)}
+    paths = {"shipped_int8+quad": shipped_int8(args.model), "seed_hed_mnv2_fp32+quad": seed_model_tflite(256)}
     models = {k: load_edge_model(p, num_threads=1) for k, p in paths.items()}
     # The seed network is untrained: its edge map is noise, on which the quad finder gives
     # up early. So that both pipelines do the same quad work, the seed pipeline runs its

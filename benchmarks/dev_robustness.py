@@ -13,7 +13,7 @@ with the pixels):
     python3 benchmarks/dev_robustness.py [--model models/hed_default.int8.tflite] [--no-stretch]
 
 ``--no-stretch`` turns off the pipeline's stretch of low-contrast frames
-(``docscan.detect.pipeline.model_frame``), to see what it is worth.
+(``docscan.detect.edge_model.model_frame``), to see what it is worth.
 
 Writes benchmarks/results/dev_robustness.json and .png (IoU per photo and condition).
 """

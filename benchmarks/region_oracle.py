@@ -2,7 +2,7 @@
 with the generator's true region, and with the true region and no guards; and, for the
 learned and the true region, the best of the quad finder's own candidates against the label.
 
-The held-out set is regenerated sample by sample (``docscan.synth.make_sample``, seed 9001,
+The held-out set is regenerated sample by sample (``docscan.train.synth.make_sample``, seed 9001,
 512x384, the same pixels as ``classic_baseline.py``'s set), so the true page region of every
 image is known. The gaps between the three figures split the remaining error into region
 quality, the real-photo guards (``region_trust``, ``region_defer``) and everything else

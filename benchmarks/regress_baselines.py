@@ -12,7 +12,7 @@ conversion, so a re-converted zoo model has another SHA-256 but the same op list
 Devices: host (callgrind), emu:armv7 and emu:aarch64 (qemu insn plugin), all in
 deterministic mode; ``--walltime`` also writes host wall-time entries (machine-specific:
 the file names the machine). ``check --shipped`` is `make regress-check`: the shipped
-model (or, while there is none yet, the zoo HED stand-in) against its committed baseline,
+models against their committed baselines,
 on every device that has an entry and is available here; exit 1 on a regression.
 """
 
@@ -35,9 +35,9 @@ from docscan.regress import gate  # noqa: E402
 
 BASELINES = REPO / "benchmarks" / "baselines"
 DEVICES = ("host", "emu:armv7", "emu:aarch64")
-# name -> how to get the model; "stand_in" marks the zoo HED used while no shipped model exists.
+# name -> how to get the model (zoo networks beside the shipped one, checked without --shipped).
 ZOO = {
-    "hed_mobilenet_v2_128": {"zoo": "hed_mobilenet_v2", "input_size": "128x128", "variant": "fp32", "stand_in": True},
+    "hed_mobilenet_v2_128": {"zoo": "hed_mobilenet_v2", "input_size": "128x128", "variant": "fp32"},
     "hed_vgg_bn_96": {"zoo": "hed_vgg_bn", "input_size": "96x96", "variant": "fp32"},
     "mobilenet_v1_96": {"zoo": "mobilenet_v1", "input_size": "96x96", "variant": "fp32"},
 }
@@ -93,7 +93,7 @@ def do_update(a) -> int:
                 continue
             t0 = time.time()
             entry, notes = gate.update(path, base, device, deterministic=True,
-                                       source={k: v for k, v in source.items() if k != "stand_in"})
+                                       source=source)
             print(f"{name} {device}: {entry.stats['per_inference']:,} instructions/inference "
                   f"(repeats {entry.stats['repeats']}) in {time.time() - t0:.0f} s", *notes, flush=True)
             if a.walltime and device == "host":
@@ -107,12 +107,9 @@ def do_check(a) -> int:
 
     models = shipped()
     if not models or not all((BASELINES / f"{n}.baseline.json").is_file() for n in models):
-        if models:
-            print("shipped model has no committed baseline yet: "
-                  "run `python3 benchmarks/regress_baselines.py update --only ...`")
-        stand_in = {k: v for k, v in ZOO.items() if v.get("stand_in")}
-        print(f"checking the zoo HED stand-in {', '.join(stand_in)} (no shipped model baseline yet)")
-        models = stand_in
+        print("error: models/hed_default*.tflite without a committed baseline in benchmarks/baselines/: "
+              "run `python3 benchmarks/regress_baselines.py update --only NAME`", file=sys.stderr)
+        return 2
     if not a.shipped:
         models = {**models, **ZOO}
     failed = checked = 0
@@ -151,7 +148,7 @@ def main() -> int:
     u.add_argument("--device", action="append", choices=DEVICES)
     u.add_argument("--walltime", action="store_true")
     c = sub.add_parser("check")
-    c.add_argument("--shipped", action="store_true", help="only the shipped model (or its stand-in)")
+    c.add_argument("--shipped", action="store_true", help="only the shipped models")
     c.add_argument("--device", action="append", choices=DEVICES)
     a = ap.parse_args()
     try:
