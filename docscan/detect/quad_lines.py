@@ -149,18 +149,18 @@ def _segments_to_lines(segs: np.ndarray, diag: float, max_lines: int, max_per_di
     compat = ((np.abs(dirs @ dirs.T) >= cos_tol)
               & (np.abs(((starts[:, None, :] - mids[None, :, :]) * normals[None, :, :]).sum(-1)) < dist_tol)
               & (np.abs(((ends[:, None, :] - mids[None, :, :]) * normals[None, :, :]).sum(-1)) < dist_tol))
-    labels: list[int] = []
-    seeds: list[int] = []
-    for i, row in enumerate(compat.tolist()):
-        for cluster, seed in enumerate(seeds):
-            if row[seed]:
-                labels.append(cluster)
-                break
-        else:
-            labels.append(len(seeds))
-            seeds.append(i)
-    label = np.array(labels, np.int64)
-    k = len(seeds)
+    # One step per cluster, not per segment: the next seed is the first segment no earlier
+    # seed took, and it takes every later unlabelled segment it fits (each segment still
+    # joins the first seed it fits, as a per-segment scan would give it).
+    label = np.full(len(segs), -1, np.int64)
+    k = 0
+    while True:
+        free = np.flatnonzero(label < 0)
+        if len(free) == 0:
+            break
+        label[free[compat[free, free[0]]]] = k
+        label[free[0]] = k
+        k += 1
     weight = np.bincount(label, length, k)
     mx = np.bincount(label, length * mids[:, 0], k) / weight
     my = np.bincount(label, length * mids[:, 1], k) / weight
