@@ -21,18 +21,15 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# One host thread for everything measured: the interpreter (num_threads=1 below), OpenCV
-# and any BLAS numpy might call.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import one_thread  # noqa: F401  (before numpy / cv2 / TensorFlow)
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from docscan.atomic import write_bytes, write_json  # noqa: E402
+from docscan.atomic import write_figure, write_json  # noqa: E402
 from docscan.machine import describe_host  # noqa: E402
 from docscan.paths import cache_dir  # noqa: E402
 
@@ -172,7 +169,6 @@ def main(argv=None):
 
 
 def plot(report, samples, path: Path) -> None:
-    import io
 
     import matplotlib
 
@@ -200,10 +196,7 @@ def plot(report, samples, path: Path) -> None:
     for ax in axes:
         ax.tick_params(axis="x", labelsize=8)
     fig.suptitle(f"{report['machine']}; {report['runtime']}", fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    write_bytes(path, buf.getvalue())
+    write_figure(path, fig, dpi=110)
 
 
 if __name__ == "__main__":

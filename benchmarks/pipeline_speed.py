@@ -30,9 +30,8 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import one_thread  # noqa: F401  (before numpy / cv2 / TensorFlow)
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -40,7 +39,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from docscan.atomic import write_bytes, write_json  # noqa: E402
+from docscan.atomic import write_figure, write_json  # noqa: E402
 from docscan.machine import describe_host  # noqa: E402
 from docscan.paths import shared_dir  # noqa: E402
 
@@ -237,7 +236,6 @@ def main(argv=None):
 
 
 def plot(report, path: Path) -> None:
-    import io
 
     import matplotlib
 
@@ -263,10 +261,7 @@ def plot(report, path: Path) -> None:
         ax.tick_params(axis="x", labelsize=8)
         ax.legend(fontsize=8)
     fig.suptitle(f"{report['machine']}; {report['runtime']}; one run, interleaved", fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    write_bytes(path, buf.getvalue())
+    write_figure(path, fig, dpi=110)
 
 
 if __name__ == "__main__":

@@ -9,17 +9,15 @@ from pathlib import Path
 
 import click
 
+from docscan.commands.edge_model_options import model_option, model_or_default, outdir_option, threads_option, unique_stem
 from docscan.errors import DocscanError
 
 
 @click.command(name="detect")
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Edge model (.keras or .tflite); default: the shipped models/hed_default.int8.tflite.")
-@click.option("-o", "--outdir", type=click.Path(path_type=Path), default=Path("detect-out"), show_default=True,
-              help="Where <name>.json, <name>.overlay.png and <name>.scan.png go.")
-@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Interpreter threads for a .tflite model.")
+@model_option
+@outdir_option("detect-out", "<name>.json, <name>.overlay.png and <name>.scan.png")
+@threads_option
 @click.option("--no-refine", is_flag=True, help="Skip sub-pixel refinement on the photo.")
 @click.option("--no-scan", is_flag=True, help="No flat scan (the photo is then never decoded in full).")
 @click.option("--full-decode", is_flag=True,
@@ -44,7 +42,7 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
                          overflow="fold")
     errors, used = [], set()
     for path in images:
-        stem = _unique_stem(path, used)
+        stem = unique_stem(path, used)
         try:
             if full_decode:
                 image, det = detector.detect_file(path, warp=not no_scan)
@@ -83,24 +81,3 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
     click.echo(f"results in {outdir}/")
     if errors:
         raise DocscanError(errors[0] if len(errors) == 1 else f"{len(errors)} images failed: " + "; ".join(errors))
-
-
-def model_or_default(model_path: Path | None) -> Path:
-    """``--model``, else the shipped model; without one, say how to get one."""
-    from docscan.detect.edge_model import default_model_path
-
-    if model_path is not None:
-        return model_path
-    try:
-        return default_model_path()
-    except DocscanError as exc:
-        raise DocscanError(f"{exc}; pass --model or train one with `docscan train`") from None
-
-
-def _unique_stem(path: Path, used: set) -> str:
-    stem, k = path.stem, 1
-    while stem in used:
-        k += 1
-        stem = f"{path.stem}-{k}"
-    used.add(stem)
-    return stem

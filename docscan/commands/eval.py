@@ -6,19 +6,18 @@ from pathlib import Path
 
 import click
 
+from docscan.commands.edge_model_options import model_option, model_or_default, outdir_option, threads_option
 from docscan.errors import DocscanError
 
 
 @click.command(name="eval")
 @click.argument("images_dir", type=click.Path(path_type=Path))
 @click.argument("labels", type=click.Path(path_type=Path))
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Edge model (.keras or .tflite); default: the shipped models/hed_default.int8.tflite.")
+@model_option
 @click.option("--method", type=click.Choice(["hed", "classic"]), default="hed", show_default=True,
               help="hed: edge model + quad finder; classic: OpenCV Canny + largest 4-point contour.")
-@click.option("-o", "--outdir", type=click.Path(path_type=Path), default=Path("eval-out"), show_default=True,
-              help="Where report.json, contact_sheet.png and overlays/ go.")
-@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True)
+@outdir_option("eval-out", "report.json, conditions.json/.csv, images.csv, contact_sheet.png and overlays/")
+@threads_option
 @click.option("--no-overlays", is_flag=True, help="Only the contact sheet, no per-image overlay PNGs.")
 def command(images_dir, labels, model_path, method, outdir, threads, no_overlays):
     """Per image and mean polygon IoU, share with IoU >= 0.9, corner error / diagonal, failures."""
@@ -37,7 +36,6 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
 
         detector, model_name = ClassicDetector(), "classic-opencv"
     else:
-        from docscan.commands.detect import model_or_default
         from docscan.detect.detector import Detector
 
         detector = Detector(model_or_default(model_path), num_threads=threads)

@@ -6,25 +6,22 @@ from pathlib import Path
 
 import click
 
+from docscan.commands.edge_model_options import model_option, model_or_default, outdir_option, threads_option, unique_stem
 from docscan.errors import DocscanError
 
 
 @click.command(name="frames")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="Edge model (.keras or .tflite); default: the shipped models/hed_default.int8.tflite.")
-@click.option("-o", "--outdir", type=click.Path(path_type=Path), default=Path("frames-out"), show_default=True,
-              help="Where <name>.frames.json goes, one per input.")
+@model_option
+@outdir_option("frames-out", "<name>.frames.json (one per input)")
 @click.option("--smooth", type=click.FloatRange(0.0, 0.99), default=0.5, show_default=True,
               help="Weight of the previous frame's corners while the page stays put (0: none).")
-@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Interpreter threads for a .tflite model.")
+@threads_option
 def command(inputs, model_path, outdir, smooth, threads):
     """Find the page in every frame of a video or a folder of images (as a live preview would)."""
     import numpy as np
 
     from docscan.atomic import write_json
-    from docscan.commands.detect import _unique_stem, model_or_default
     from docscan.detect.detector import Detector
     from docscan.detect.frame_source import iter_frames
     from docscan.detect.frames import FrameDetector
@@ -53,7 +50,7 @@ def command(inputs, model_path, outdir, smooth, threads):
             errors.append(str(exc))
             click.echo(f"error: {exc}", err=True)
             continue
-        stem = _unique_stem(path, used)
+        stem = unique_stem(path, used)
         found = sum(1 for r in records if r.get("found"))
         write_json(outdir / f"{stem}.frames.json", {
             "input": str(path), "model": str(detector.model.path), "smooth": smooth, "frames": records,
