@@ -1,9 +1,15 @@
 """The named ARM cores docscan can estimate, and what each needs.
 
-``llvm_cpu``: the llvm-mca CPU whose scheduling model costs the blocks. LLVM 16 models
-Cortex-A57 and A72 in both the ARM (A32/T32) and AArch64 back ends (the A72 is costed with
-the A57 model in both: LLVM has no separate A72 model) and Cortex-A53, A55 and A76 in
-AArch64 only; ``isas`` lists where a model exists.
+``llvm_cpu``: the llvm-mca CPU whose scheduling model costs the blocks. What LLVM 16 really
+has (checked: identical cycles on the same blocks): Cortex-A53 and Cortex-A55 models of
+their own (AArch64 only), and one Cortex-A57 model that -mcpu=cortex-a57, cortex-a72 and
+(AArch64) cortex-a76 all map to; the A57/A72 exist in the ARM (A32/T32) back end too.
+So an A72 or A76 estimate is the A57 pipeline at that core's clock and memory figures,
+and ``isas`` lists where any model exists.
+
+Kernel choice: qemu-user 7.2 does not emulate /proc/cpuinfo for ARM guests, and XNNPACK
+(via cpuinfo) then picks no dot-product kernels even under -cpu cortex-a76 (checked: no
+sdot in the shipped int8 model's trace), so A55/A76 int8 estimates run the A72's kernels.
 
 ``qemu_cpu``: the CPU qemu emulates while tracing, per ISA. Its features decide which
 kernels XNNPACK picks (dot-product int8 kernels on an A55/A76, none on an A53/A72), so the

@@ -1,0 +1,219 @@
+"""Modelled-core estimates against published real-device latencies (issue 17).
+
+The zoo's MobileNet v1 and v2 at 224 (seeded weights, converted by `docscan convert`, fp32
+and int8) are estimated on Cortex-A53, A72 (armv7 and aarch64) and A76 with docscan's
+method (qemu block trace of tflite-runtime 2.14 + XNNPACK, llvm-mca-16, memory roofline),
+single-threaded, and compared with the single-thread figures of
+``../shared/validation/arm-cpu-latency.md`` (sources and lines in that file):
+
+* XNNPACK #814: RPi 4 (A72 1.5 GHz, 64-bit), end2end_bench T:1, FP32 MobileNet v1: the
+  same kernels as ours (XNNPACK), single thread. Comparable.
+* Paddle-Lite benchmark.md: 1 thread bound to a big core, armv7 and armv8 builds: RK3399
+  (A72 1.8 GHz), SD625 (A53 1.8 GHz), SD855 (A76 2.84 GHz). Same networks, another kernel
+  library. Comparable with that caveat; the SD855's other clusters' clocks are not used.
+* ncnn benchncnn 1 thread: RPi 3B+ (A53 1.4 GHz), RPi 4 (A72 1.5 and 1.8 GHz), RPi 5
+  (A76 2.4 GHz). OS bitness not stated: compared with the aarch64 estimate. Another library.
+
+Not compared: XNNPACK's Pixel tables (Kryo / A73 / A75 cores: no llvm-mca model), all
+multi-threaded tables (thread count not stated or > 1; the estimate is single-threaded),
+the Raspberry Pi Zero / 2 (ARM11 / A7: no model). The 32/64 ratios of XNNPACK's RPi 4 table
+(multi-threaded, same thread count in both columns) are compared as ratios only.
+
+    python3 benchmarks/arm_core_validation.py [--out benchmarks/results] [--models mobilenet_v1,mobilenet_v2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from docscan.paths import cache_dir  # noqa: E402
+
+SRC = "../shared/validation/arm-cpu-latency.md"
+# (source, net, precision, core, MHz, isa, published ms, where)
+PUBLISHED = [
+    ("XNNPACK #814", "mobilenet_v1", "fp32", "cortex-a72", 1500, "aarch64", 312.008, "RPi 4 64-bit, T:1"),
+    ("Paddle-Lite", "mobilenet_v1", "fp32", "cortex-a72", 1800, "aarch64", 103.39, "RK3399 armv8"),
+    ("Paddle-Lite", "mobilenet_v1", "fp32", "cortex-a72", 1800, "armv7", 116.44, "RK3399 armv7"),
+    ("Paddle-Lite", "mobilenet_v2", "fp32", "cortex-a72", 1800, "aarch64", 73.37, "RK3399 armv8"),
+    ("Paddle-Lite", "mobilenet_v2", "fp32", "cortex-a72", 1800, "armv7", 84.09, "RK3399 armv7"),
+    ("Paddle-Lite", "mobilenet_v1", "int8", "cortex-a72", 1800, "aarch64", 77.60, "RK3399 armv8"),
+    ("Paddle-Lite", "mobilenet_v1", "int8", "cortex-a72", 1800, "armv7", 85.89, "RK3399 armv7"),
+    ("Paddle-Lite", "mobilenet_v2", "int8", "cortex-a72", 1800, "aarch64", 56.66, "RK3399 armv8"),
+    ("Paddle-Lite", "mobilenet_v2", "int8", "cortex-a72", 1800, "armv7", 72.77, "RK3399 armv7"),
+    ("Paddle-Lite", "mobilenet_v1", "fp32", "cortex-a53", 1800, "aarch64", 143.64, "SD625 armv8"),
+    ("Paddle-Lite", "mobilenet_v2", "fp32", "cortex-a53", 1800, "aarch64", 106.17, "SD625 armv8"),
+    ("Paddle-Lite", "mobilenet_v1", "int8", "cortex-a53", 1800, "aarch64", 117.41, "SD625 armv8"),
+    ("Paddle-Lite", "mobilenet_v2", "int8", "cortex-a53", 1800, "aarch64", 83.47, "SD625 armv8"),
+    ("Paddle-Lite", "mobilenet_v1", "fp32", "cortex-a76", 2840, "aarch64", 29.04, "SD855 armv8"),
+    ("Paddle-Lite", "mobilenet_v2", "fp32", "cortex-a76", 2840, "aarch64", 19.37, "SD855 armv8"),
+    ("Paddle-Lite", "mobilenet_v1", "int8", "cortex-a76", 2840, "aarch64", 11.86, "SD855 armv8"),
+    ("Paddle-Lite", "mobilenet_v2", "int8", "cortex-a76", 2840, "aarch64", 11.38, "SD855 armv8"),
+    ("ncnn", "mobilenet_v1", "fp32", "cortex-a53", 1400, "aarch64", 205.65, "RPi 3B+ (OS n/s)"),
+    ("ncnn", "mobilenet_v1", "int8", "cortex-a53", 1400, "aarch64", 181.91, "RPi 3B+ (OS n/s)"),
+    ("ncnn", "mobilenet_v2", "fp32", "cortex-a53", 1400, "aarch64", 158.80, "RPi 3B+ (OS n/s)"),
+    ("ncnn", "mobilenet_v1", "fp32", "cortex-a72", 1800, "aarch64", 124.32, "RPi 4 (OS n/s)"),
+    ("ncnn", "mobilenet_v1", "int8", "cortex-a72", 1800, "aarch64", 84.82, "RPi 4 (OS n/s)"),
+    ("ncnn", "mobilenet_v2", "fp32", "cortex-a72", 1800, "aarch64", 93.48, "RPi 4 (OS n/s)"),
+    ("ncnn", "mobilenet_v1", "fp32", "cortex-a72", 1500, "aarch64", 145.94, "RPi 4 1.5 GHz (OS n/s)"),
+    ("ncnn", "mobilenet_v1", "int8", "cortex-a72", 1500, "aarch64", 99.62, "RPi 4 1.5 GHz (OS n/s)"),
+    ("ncnn", "mobilenet_v2", "fp32", "cortex-a72", 1500, "aarch64", 110.10, "RPi 4 1.5 GHz (OS n/s)"),
+    ("ncnn", "mobilenet_v1", "fp32", "cortex-a76", 2400, "aarch64", 20.30, "RPi 5 (OS n/s)"),
+    ("ncnn", "mobilenet_v1", "int8", "cortex-a76", 2400, "aarch64", 14.44, "RPi 5 (OS n/s)"),
+    ("ncnn", "mobilenet_v2", "fp32", "cortex-a76", 2400, "aarch64", 16.38, "RPi 5 (OS n/s)"),
+]
+# Published 32/64 time ratios (armv7 / aarch64) on an A72, (source, net, precision, ratio, how).
+RATIOS = [
+    ("XNNPACK RPi 4 (multi-thread, OS-level)", "mobilenet_v1", "fp32", 72 / 77, "72 / 77 ms"),
+    ("XNNPACK RPi 4 (multi-thread, OS-level)", "mobilenet_v2", "fp32", 41 / 46, "41 / 46 ms"),
+    ("XNNPACK RPi 4 (multi-thread, OS-level)", "mobilenet_v1", "int8", 29 / 24, "29 / 24 ms"),
+    ("XNNPACK RPi 4 (multi-thread, OS-level)", "mobilenet_v2", "int8", 20 / 17, "20 / 17 ms"),
+    ("Paddle-Lite RK3399 (1 thread, ABI-level)", "mobilenet_v1", "fp32", 116.44 / 103.39, "116.44 / 103.39 ms"),
+    ("Paddle-Lite RK3399 (1 thread, ABI-level)", "mobilenet_v2", "fp32", 84.09 / 73.37, "84.09 / 73.37 ms"),
+    ("Paddle-Lite RK3399 (1 thread, ABI-level)", "mobilenet_v1", "int8", 85.89 / 77.60, "85.89 / 77.60 ms"),
+    ("Paddle-Lite RK3399 (1 thread, ABI-level)", "mobilenet_v2", "int8", 72.77 / 56.66, "72.77 / 56.66 ms"),
+]
+
+
+def zoo_model(net: str, precision: str) -> Path:
+    """The zoo network at 224 converted by `docscan convert` (seeded weights), cached."""
+    folder = cache_dir("zoo-tflite")
+    path = folder / f"{net}.{precision}.tflite"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-c", "from docscan.cli import main; main()", "convert", net, "--variant", precision,
+                        "--parity-samples", "0", "-o", str(folder)], check=True, capture_output=True)
+    return path
+
+
+def run_estimates(nets, progress=print) -> dict:
+    from docscan.bench.estimate.cores import get_core
+    from docscan.bench.estimate.estimate import estimate_model
+
+    configs = sorted({(p[3], p[5]) for p in PUBLISHED} | {("cortex-a72", "armv7"), ("cortex-a72", "aarch64")})
+    out = {}
+    for net in nets:
+        for precision in ("fp32", "int8"):
+            model = zoo_model(net, precision)
+            for core, isa in configs:
+                t0 = time.monotonic()
+                est = estimate_model(model, get_core(core), isa, per_op=False)
+                out[f"{net}/{precision}/{core}/{isa}"] = {
+                    "cycles": est.cycles, "compute_cycles": est.compute_cycles,
+                    "memory_excess_cycles": est.memory_excess_cycles, "instructions": est.instructions,
+                    "undecoded_pct": est.undecoded_pct, "thumb_pct": est.thumb_pct, "method": est.method,
+                    "seconds": round(time.monotonic() - t0, 1)}
+                progress(f"{net} {precision} {core}/{isa}: {est.cycles / 1e6:.1f} Mcycles "
+                         f"({out[f'{net}/{precision}/{core}/{isa}']['seconds']} s)")
+    return out
+
+
+def tables(est: dict) -> tuple[list[dict], list[dict]]:
+    rows = []
+    for src, net, prec, core, mhz, isa, ms, where in PUBLISHED:
+        e = est.get(f"{net}/{prec}/{core}/{isa}")
+        if e is None:
+            continue
+        ems = e["cycles"] / (mhz * 1e3)
+        rows.append({"source": src, "where": where, "model": f"{net} {prec}", "core": core, "clock_mhz": mhz,
+                     "isa": isa, "threads": 1, "published_ms": ms, "estimated_ms": round(ems, 2),
+                     "error_pct": round(100 * (ems / ms - 1), 1)})
+    ratios = []
+    for src, net, prec, pub, how in RATIOS:
+        a32, a64 = est.get(f"{net}/{prec}/cortex-a72/armv7"), est.get(f"{net}/{prec}/cortex-a72/aarch64")
+        if a32 and a64:
+            r = a32["cycles"] / a64["cycles"]
+            ratios.append({"source": src, "model": f"{net} {prec}", "published_32_64": round(pub, 3),
+                           "published_from": how, "estimated_32_64": round(r, 3),
+                           "direction_ok": (pub > 1) == (r > 1), "ratio_error_pct": round(100 * (r / pub - 1), 1)})
+    return rows, ratios
+
+
+def plot(rows, ratios, path: Path, machine: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from docscan.atomic import write_figure
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 5))
+    marks = {"XNNPACK #814": "*", "Paddle-Lite": "o", "ncnn": "s"}
+    colors = {"cortex-a53": "tab:blue", "cortex-a72": "tab:orange", "cortex-a76": "tab:green"}
+    for r in rows:
+        a.scatter(r["published_ms"], r["estimated_ms"], marker=marks[r["source"]], c=colors[r["core"]],
+                  edgecolors="k" if r["isa"] == "armv7" else "none", s=50)
+    lo, hi = 5, 500
+    a.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+    a.fill_between([lo, hi], [lo * 0.75, hi * 0.75], [lo * 1.25, hi * 1.25], color="grey", alpha=0.2)
+    a.set_xscale("log")
+    a.set_yscale("log")
+    a.set_xlabel("published ms (single thread)")
+    a.set_ylabel("ESTIMATED ms (docscan core model)")
+    a.set_title("o Paddle-Lite  s ncnn  * XNNPACK; blue A53, orange A72, green A76; ring = armv7; band +-25%",
+                fontsize=8)
+    labels = [f"{r['model']}\n{r['source'].split(' (')[0]}" for r in ratios]
+    x = range(len(ratios))
+    b.bar([i - 0.2 for i in x], [r["published_32_64"] for r in ratios], 0.4, label="published")
+    b.bar([i + 0.2 for i in x], [r["estimated_32_64"] for r in ratios], 0.4, label="estimated (A72)")
+    b.axhline(1, color="k", lw=0.8)
+    b.set_xticks(list(x), labels, rotation=60, fontsize=7)
+    b.set_ylabel("armv7 time / aarch64 time")
+    b.legend(fontsize=8)
+    fig.tight_layout()
+    write_figure(path, fig, title=f"Modelled cores vs published (ESTIMATED; computed on {machine})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    ap.add_argument("--models", default="mobilenet_v1,mobilenet_v2")
+    ap.add_argument("--reuse", action="store_true", help="re-tabulate the estimates in the existing JSON")
+    args = ap.parse_args()
+
+    from docscan.atomic import write_json
+    from docscan.machine import describe_host
+
+    out = Path(args.out)
+    json_path = out / "arm_core_validation.json"
+    t0 = time.monotonic()
+    if args.reuse:
+        est = json.loads(json_path.read_text())["estimates"]
+    else:
+        est = run_estimates(args.models.split(","))
+    rows, ratios = tables(est)
+    errs = [abs(r["error_pct"]) for r in rows]
+    summary = {"points": len(rows), "median_abs_error_pct": round(statistics.median(errs), 1) if errs else None,
+               "max_abs_error_pct": max(errs) if errs else None,
+               "within_25pct": sum(e <= 25 for e in errs), "beyond_50pct": sum(e > 50 for e in errs),
+               "ratio_directions_ok": sum(r["direction_ok"] for r in ratios), "ratios": len(ratios)}
+    for src in sorted({r["source"] for r in rows}):
+        e = [abs(r["error_pct"]) for r in rows if r["source"] == src]
+        summary[f"median_abs_error_pct {src}"] = round(statistics.median(e), 1)
+    machine = describe_host()
+    write_json(json_path, {"machine": machine, "published": SRC, "summary": summary, "rows": rows,
+                           "ratios": ratios, "estimates": est, "seconds": round(time.monotonic() - t0),
+                           "command": "python3 benchmarks/arm_core_validation.py " + " ".join(sys.argv[1:])})
+    plot(rows, ratios, out / "arm_core_validation.png", machine)
+    print(f"{'source':13} {'where':22} {'model':17} {'core':10} {'MHz':>5} {'isa':7} {'pub ms':>7} {'est ms':>7} {'err':>6}")
+    for r in rows:
+        print(f"{r['source']:13} {r['where']:22} {r['model']:17} {r['core']:10} {r['clock_mhz']:5} {r['isa']:7} "
+              f"{r['published_ms']:7.1f} {r['estimated_ms']:7.1f} {r['error_pct']:+5.0f}%")
+    for r in ratios:
+        print(f"32/64 {r['model']:17} {r['source']:42} published {r['published_32_64']:.3f} "
+              f"estimated {r['estimated_32_64']:.3f} ({'same' if r['direction_ok'] else 'OPPOSITE'} direction)")
+    print(json.dumps(summary))
+    print(f"wrote {json_path} and {out / 'arm_core_validation.png'}")
+
+
+if __name__ == "__main__":
+    main()
