@@ -265,12 +265,12 @@ def count_emulated(model, isa_name: str, *, threads: int = 1, xnnpack: bool = Tr
             c2 = run(2)
             repeats = [c2 - c1, round((c3 - c2) / max(invokes - 1, 1))]
     per = round((c3 - c1) / invokes)
-    runtime = _guest_runtime(root)
+    runtime = guest_runtime(root)
     return Count(f"emu:{isa.name}", per, f"qemu {_qemu_version(qemu)} insn plugin, guest instructions "
                  f"((N={1 + invokes}) - (N=1)) / {invokes}", repeats, {}, runtime)
 
 
-def _guest_runtime(root: Path) -> str:
+def guest_runtime(root: Path) -> str:
     from docscan.bench.rootfs import read_marker
     marker = read_marker(root) or {}
     return marker.get("runtime") or f"tflite-runtime {marker.get('tflite_runtime', '2.14.0')}"

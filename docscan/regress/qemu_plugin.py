@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from docscan.errors import DocscanError
@@ -55,13 +56,20 @@ def installed_version() -> str:
 
 def plugin_path() -> Path | None:
     """The cached plugin if it was built for the installed qemu-user, else None."""
-    folder = plugin_dir()
+    return built_plugin(plugin_dir(), "libinsn.so")
+
+
+def built_plugin(folder: Path, lib_name: str, **stamp) -> Path | None:
+    """``folder/lib_name`` if ``build_plugin`` made it for the installed qemu-user (and its
+    stamp holds ``stamp``'s values), else None."""
     try:
-        stamp = json.loads((folder / STAMP).read_text())
+        found = json.loads((folder / STAMP).read_text())
     except (OSError, ValueError):
         return None
-    lib = folder / "libinsn.so"
-    if stamp.get("qemu") != installed_version() or not lib.is_file():
+    lib = folder / lib_name
+    if found.get("qemu") != installed_version() or not lib.is_file():
+        return None
+    if any(found.get(k) != v for k, v in stamp.items()):
         return None
     return lib
 
@@ -76,35 +84,51 @@ def ensure_plugin(smoke_root: Path | None = None, qemu_name: str = "qemu-aarch64
     found = plugin_path()
     if found:
         return found
+
+    def smoke(qemu: str, lib: Path, work: Path) -> None:
+        if smoke_root is None:
+            return
+        out = subprocess.run([qemu, "-plugin", str(lib), "-d", "plugin", "-L", str(smoke_root),
+                              str(Path(smoke_root) / "bin" / "true")], capture_output=True, text=True)
+        if "insns:" not in out.stdout + out.stderr:
+            raise DocscanError(f"qemu insn plugin: built but counts nothing "
+                               f"({(out.stderr or out.stdout).strip()[:200]})")
+
+    return build_plugin(plugin_dir(), "libinsn.so", None, qemu_name, smoke, {},
+                        "qemu's instruction-counting plugin", progress)
+
+
+def build_plugin(folder: Path, lib_name: str, c_source: Path | None, qemu_name: str,
+                 smoke: Callable[[str, Path, Path], None], stamp: dict, what: str,
+                 progress: Progress = silent) -> Path:
+    """Compile a qemu TCG plugin against the installed qemu's plugin API and install it in
+    ``folder`` (atomically, with a stamp naming the qemu version): the one build for docscan's
+    plugins. ``c_source`` None is qemu's own tests/plugin/insn.c; ``smoke(qemu, lib, work)``
+    proves the fresh plugin works before it is trusted (raises DocscanError if not).
+    """
     for tool in ("gcc", "pkg-config", "apt-get", "tar"):
         if shutil.which(tool) is None:
-            raise DocscanError(f"{tool}: not found; building qemu's insn plugin needs gcc, pkg-config, "
-                               "libglib2.0-dev and apt-get")
+            raise DocscanError(f"{tool}: not found; building {what} needs gcc, pkg-config, "
+                               "libglib2.0-dev and apt-get (scripts/system-deps.sh)")
     version = installed_version()
     qemu = qemu_binary(qemu_name)
-    folder = plugin_dir()
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="qemu-plugin.partial-", dir=folder.parent) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{folder.name}.partial-", dir=folder.parent) as tmp:
         tmp = Path(tmp)
-        progress(f"building qemu's instruction-counting plugin for qemu {version} (downloads Debian's qemu source)")
+        progress(f"building {what} for qemu {version} (downloads Debian's qemu source)")
         src = _fetch_source(tmp, version)
-        lib = tmp / "out" / "libinsn.so"
+        c_file = c_source or src / "tests" / "plugin" / "insn.c"
+        lib = tmp / "out" / lib_name
         lib.parent.mkdir()
         cflags = _run(["pkg-config", "--cflags", "glib-2.0"], "pkg-config glib-2.0 (apt package libglib2.0-dev)").split()
         _run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(lib), f"-I{src / 'include' / 'qemu'}", *cflags,
-              str(src / "tests" / "plugin" / "insn.c")], "gcc insn.c")
-        # Proof it works before trusting it: count a real program.
-        if smoke_root is not None:
-            out = subprocess.run([qemu, "-plugin", str(lib), "-d", "plugin", "-L", str(smoke_root),
-                                  str(Path(smoke_root) / "bin" / "true")], capture_output=True, text=True)
-            if "insns:" not in out.stdout + out.stderr:
-                raise DocscanError(f"qemu insn plugin: built but counts nothing "
-                                   f"({(out.stderr or out.stdout).strip()[:200]})")
-        (tmp / "out" / STAMP).write_text(json.dumps({"qemu": version, "source": str(src.name)}))
+              str(c_file)], f"gcc {c_file.name}")
+        smoke(qemu, lib, tmp)
+        (tmp / "out" / STAMP).write_text(json.dumps({"qemu": version, "source": str(src.name), **stamp}))
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp / "out", folder)
-    return folder / "libinsn.so"
+    return folder / lib_name
 
 
 def _fetch_source(tmp: Path, version: str) -> Path:

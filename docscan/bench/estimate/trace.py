@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -27,7 +25,6 @@ from docscan.progress import Progress, silent
 
 SOURCE = Path(__file__).with_name("blocks.c")
 LIB = "libdocscan_blocks.so"
-STAMP = "plugin.json"
 MARK_FD = 0x7D0C5CA     # DOCSCAN_MARK_FD in blocks.c
 
 # Runs inside the ARM rootfs (Debian's python3 3.11, numpy 1.24, tflite-runtime): no docscan.
@@ -105,54 +102,30 @@ def _source_hash() -> str:
 
 
 def plugin_path() -> Path | None:
-    from docscan.regress.qemu_plugin import installed_version
+    """The cached block plugin if it was built from today's blocks.c for the installed qemu."""
+    from docscan.regress.qemu_plugin import built_plugin
 
-    folder = plugin_dir()
-    try:
-        stamp = json.loads((folder / STAMP).read_text())
-    except (OSError, ValueError):
-        return None
-    lib = folder / LIB
-    if stamp.get("qemu") != installed_version() or stamp.get("source") != _source_hash() or not lib.is_file():
-        return None
-    return lib
+    return built_plugin(plugin_dir(), LIB, source=_source_hash())
 
 
 def ensure_plugin(smoke_root: Path, qemu_name: str, progress: Progress = silent) -> Path:
     """The block plugin, built first if needed (downloads Debian's qemu source once)."""
-    from docscan.regress.qemu_plugin import _fetch_source, _run, installed_version, qemu_binary
+    from docscan.regress.qemu_plugin import build_plugin
 
     found = plugin_path()
     if found:
         return found
-    for tool in ("gcc", "pkg-config", "apt-get", "tar"):
-        if shutil.which(tool) is None:
-            raise DocscanError(f"{tool}: not found; building docscan's qemu block plugin needs gcc, pkg-config, "
-                               "libglib2.0-dev and apt-get (scripts/system-deps.sh)")
-    version = installed_version()
-    qemu = qemu_binary(qemu_name)
-    folder = plugin_dir()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="estimate-plugin.partial-", dir=folder.parent) as tmp:
-        tmp = Path(tmp)
-        progress(f"building docscan's qemu block plugin for qemu {version} (downloads Debian's qemu source)")
-        src = _fetch_source(tmp, version)
-        out = tmp / "out"
-        out.mkdir()
-        cflags = _run(["pkg-config", "--cflags", "glib-2.0"], "pkg-config glib-2.0 (apt package libglib2.0-dev)").split()
-        _run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(out / LIB), f"-I{src / 'include' / 'qemu'}", *cflags,
-              str(SOURCE)], "gcc blocks.c (the qemu block plugin)")
-        smoke = tmp / "smoke.txt"
-        proc = subprocess.run([qemu, "-plugin", f"{out / LIB},out={smoke}", "-L", str(smoke_root),
+
+    def smoke(qemu: str, lib: Path, work: Path) -> None:
+        out = work / "smoke.txt"
+        proc = subprocess.run([qemu, "-plugin", f"{lib},out={out}", "-L", str(smoke_root),
                                str(Path(smoke_root) / "bin" / "true")], capture_output=True, text=True)
-        if proc.returncode != 0 or not smoke.is_file() or "\nM 0" not in "\n" + smoke.read_text():
+        if proc.returncode != 0 or not out.is_file() or "\nM 0" not in "\n" + out.read_text():
             raise DocscanError(f"qemu block plugin: built but traces nothing "
                                f"({(proc.stderr or proc.stdout).strip()[:200]})")
-        (out / STAMP).write_text(json.dumps({"qemu": version, "source": _source_hash()}))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(out, folder)
-    return folder / LIB
+
+    return build_plugin(plugin_dir(), LIB, SOURCE, qemu_name, smoke, {"source": _source_hash()},
+                        "docscan's qemu block plugin", progress)
 
 
 def trace_models(models: list[Path], isa_name: str, *, qemu_cpu: str = "max", threads: int = 1, invokes: int = 1,
@@ -162,7 +135,7 @@ def trace_models(models: list[Path], isa_name: str, *, qemu_cpu: str = "max", th
     ``qemu_cpu``: the CPU qemu emulates (its features decide which kernels XNNPACK picks).
     """
     from docscan.bench.rootfs import ensure_rootfs, get_isa
-    from docscan.regress.instructions import _guest_runtime
+    from docscan.regress.instructions import guest_runtime
     from docscan.regress.qemu_plugin import qemu_binary
 
     isa = get_isa(isa_name)
@@ -199,7 +172,7 @@ def trace_models(models: list[Path], isa_name: str, *, qemu_cpu: str = "max", th
             raise DocscanError(f"{paths[k].name}: the block trace has no segment for it (plugin marker lost)")
         per_model.append({b: n / invokes for b, n in seg.items()})
     return Trace(isa.name, blocks, per_model, plugin=f"docscan blocks.c ({_source_hash()}), qemu -cpu {qemu_cpu}",
-                 runtime=_guest_runtime(root))
+                 runtime=guest_runtime(root))
 
 
 def parse_blocks(text: str) -> tuple[dict[int, Block], dict[int, dict[int, int]]]:
