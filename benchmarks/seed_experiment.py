@@ -46,18 +46,21 @@ def randomise_bn(model, seed=0):
                                rng.uniform(-0.1, 0.1, n), rng.uniform(0.5, 1.5, n)])
 
 
-def build_models(folder: Path, size: int) -> list[Path]:
+def build_models(folder: Path, size: int, models=MODELS) -> list[Path]:
+    """Each of ``models`` (file stem, zoo name, fold BN) as fp32 and int8 .tflite in ``folder``,
+    built once with seeded weights and the seed's BN statistics randomised."""
     import keras
 
     from docscan.convert.bn_fold import fold_batchnorm
     from docscan.convert.tflite_convert import convert
     from docscan.zoo import build
 
+    folder.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(0)
     rng = np.random.RandomState(0)
     calib = [rng.rand(size, size, 3).astype(np.float32) for _ in range(8)]
     out = []
-    for stem, name, fold in MODELS:
+    for stem, name, fold in models:
         model = build(name, input_shape=(size, size, 3))
         randomise_bn(model)
         if fold:

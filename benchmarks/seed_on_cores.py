@@ -36,36 +36,10 @@ SIZE = 256
 
 def seed_models(folder: Path) -> list[Path]:
     """The seed's HED-MobileNetV2 (BN as the seed ran it, and folded), fp32 and int8."""
-    import numpy as np
+    from seed_experiment import build_models
 
-    out = []
-    wanted = [(f"seed_hed_mnv2_{'bnfolded' if fold else 'bn'}_{v}", fold, v) for fold in (False, True)
-              for v in ("fp32", "int8")]
-    if all((folder / f"{stem}.tflite").is_file() for stem, _, _ in wanted):
-        return [folder / f"{stem}.tflite" for stem, _, _ in wanted]
-    import keras
-    from seed_experiment import randomise_bn
-
-    from docscan.convert.bn_fold import fold_batchnorm
-    from docscan.convert.tflite_convert import convert
-    from docscan.zoo import build
-
-    keras.utils.set_random_seed(0)
-    rng = np.random.RandomState(0)
-    calib = [rng.rand(SIZE, SIZE, 3).astype(np.float32) for _ in range(8)]
-    folder.mkdir(parents=True, exist_ok=True)
-    for fold in (False, True):
-        model = build("hed_mobilenet_v2", input_shape=(SIZE, SIZE, 3), seed=0)
-        randomise_bn(model)
-        if fold:
-            model, _ = fold_batchnorm(model)
-        for variant in ("fp32", "int8"):
-            path = folder / f"seed_hed_mnv2_{'bnfolded' if fold else 'bn'}_{variant}.tflite"
-            if not path.is_file():
-                kw = {"calibration": lambda: calib} if variant == "int8" else {}
-                path.write_bytes(convert(model, variant, (SIZE, SIZE, 3), **kw))
-            out.append(path)
-    return out
+    return build_models(folder, SIZE, models=[("seed_hed_mnv2_bn", "hed_mobilenet_v2", False),
+                                              ("seed_hed_mnv2_bnfolded", "hed_mobilenet_v2", True)])
 
 
 def main() -> None:
