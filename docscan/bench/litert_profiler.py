@@ -1,0 +1,293 @@
+"""Per-op timings from LiteRT's own profiler (``libLiteRt.so`` C API, ai-edge-litert 2.3), via ctypes.
+
+The Python wrapper has no binding to the profiler (see ``perop.py``), but ``libLiteRt.so``
+exports the CompiledModel C API with one: runtime options ``enable_profiling = true``
+(opaque options ``runtime_options_string``, a TOML payload) make the compiled model own a
+profiler; ``LiteRtStartProfiler`` then records, per run, one event per XNNPACK operator
+(``DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT``, metadata1 = operator index) inside the one
+delegate node, plus TFLite-node events for any op XNNPACK does not take. The headers are not
+shipped; the signatures below follow LiteRT's public ``litert/c`` headers of that release and
+were checked against this .so (e.g. ``LiteRtCreateModelFromFile`` takes the environment
+first; the event record is 104 bytes because the C++ ``MemoryUsage`` it embeds is 32 bytes,
+not the 16 the C header's mirror declares).
+
+XNNPACK operators are mapped back to the model's operators by order: when the counts match and
+every pair is a known XNNPACK-for-TFLite pairing (1x1 CONV_2D runs as a "Fully Connected"
+GEMM, CONCATENATION as "Copy", ...) each row gets the TFLite op index and type; otherwise
+rows keep the XNNPACK name only and ``mapped`` is False, never a guessed mapping.
+"""
+
+from __future__ import annotations
+
+import ctypes as C
+import statistics
+import struct
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from docscan.errors import DocscanError
+from docscan.progress import Progress, silent
+
+METHOD = ("LiteRT CompiledModel profiler (libLiteRt.so C API via ctypes, enable_profiling runtime "
+          "option): per-operator events of the real run, median over profiled runs")
+
+_EVENT_SIZE = 104            # checked: tag ptr, type, start, elapsed, 2x32-byte MemoryUsage, 2 metadata, source
+_OPERATOR_INVOKE = 2         # TFLite node run by the interpreter itself (metadata1 = node index)
+_DELEGATE_PROFILED = 8       # XNNPACK operator inside the delegate node (metadata1 = xnn op index)
+_HW_CPU = 1
+_NEEDED = ("LiteRtCreateEnvironment", "LiteRtCreateModelFromFile", "LiteRtCreateOptions",
+           "LiteRtSetOptionsHardwareAccelerators", "LiteRtCreateOpaqueOptions", "LiteRtAddOpaqueOptions",
+           "LiteRtCreateCompiledModel", "LiteRtGetModelSignature", "LiteRtGetNumSignatureInputs",
+           "LiteRtGetNumSignatureOutputs", "LiteRtGetSignatureInputTensorByIndex",
+           "LiteRtGetSignatureOutputTensorByIndex", "LiteRtGetRankedTensorType",
+           "LiteRtGetCompiledModelInputBufferRequirements", "LiteRtGetCompiledModelOutputBufferRequirements",
+           "LiteRtCreateManagedTensorBufferFromRequirements", "LiteRtRunCompiledModel",
+           "LiteRtCompiledModelGetProfiler", "LiteRtStartProfiler", "LiteRtStopProfiler", "LiteRtResetProfiler",
+           "LiteRtGetNumProfilerEvents", "LiteRtGetProfilerEvents")
+_VOID = ("LiteRtDestroyTensorBuffer", "LiteRtDestroyCompiledModel", "LiteRtDestroyOptions",
+         "LiteRtDestroyModel", "LiteRtDestroyEnvironment")
+
+# Which TFLite op types an XNNPACK operator name (its prefix) can stand for.
+_XNN_TO_TFLITE = {
+    "Convolution": {"CONV_2D", "DEPTHWISE_CONV_2D"},
+    "Fully Connected": {"CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL"},
+    "Deconvolution": {"TRANSPOSE_CONV"},
+    "Add": {"ADD"}, "Multiply": {"MUL"}, "Subtract": {"SUB"}, "Divide": {"DIV"},
+    "Mean": {"MEAN"}, "Sigmoid": {"LOGISTIC"}, "Resize Bilinear": {"RESIZE_BILINEAR"},
+    "Copy": {"CONCATENATION", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "PAD"},
+    "Concatenate": {"CONCATENATION"}, "Max Pooling": {"MAX_POOL_2D"}, "Average Pooling": {"AVERAGE_POOL_2D"},
+    "Clamp": {"RELU", "RELU6", "RELU_N1_TO_1"}, "Softmax": {"SOFTMAX"}, "Transpose": {"TRANSPOSE"},
+    "Convert": {"QUANTIZE", "DEQUANTIZE"}, "Constant Pad": {"PAD"}, "HardSwish": {"HARD_SWISH"},
+    "Leaky ReLU": {"LEAKY_RELU"}, "Tanh": {"TANH"},
+    "Depth To Space": {"DEPTH_TO_SPACE"}, "Space To Depth": {"SPACE_TO_DEPTH"},
+}
+
+
+@dataclass(frozen=True)
+class OpEvent:
+    """One operator's profiled time (median over the profiled runs)."""
+    position: int            # order in the run
+    runtime_name: str        # what the runtime calls it ("Convolution (NHWC, F32) IGEMM", or the TFLite type)
+    delegated: bool          # run by XNNPACK inside its delegate node
+    us: float
+    op_index: int | None = None      # the model's operator index, when mapped
+    op_type: str | None = None       # the model's op type, when mapped
+
+
+@dataclass
+class Profile:
+    model: str
+    ops: list[OpEvent]
+    mapped: bool                     # every row has the model's op index and type
+    whole_ms: list[float]            # unprofiled whole runs, wall clock around LiteRtRunCompiledModel
+    profiled_invoke_ms: list[float]  # the runtime's own "Invoke" span in each profiled run
+    method: str = METHOD
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def per_op_sum_ms(self) -> float:
+        return sum(o.us for o in self.ops) / 1000.0
+
+    @property
+    def whole_median_ms(self) -> float:
+        return statistics.median(self.whole_ms)
+
+
+def library_path() -> Path:
+    try:
+        import ai_edge_litert
+    except ImportError as e:
+        raise DocscanError("LiteRT profiler: ai-edge-litert is not installed (pip install ai-edge-litert==2.3.0)") from e
+    path = Path(ai_edge_litert.__file__).parent / "libLiteRt.so"
+    if not path.is_file():
+        raise DocscanError(f"LiteRT profiler: {path} is missing (ai-edge-litert 2.3 ships it; reinstall it)")
+    return path
+
+
+_LIB: C.CDLL | None = None
+
+
+def _lib() -> C.CDLL:
+    global _LIB
+    if _LIB is None:
+        lib = C.CDLL(str(library_path()))
+        missing = [n for n in _NEEDED + _VOID if not hasattr(lib, n)]
+        if missing:
+            raise DocscanError(f"LiteRT profiler: libLiteRt.so lacks {', '.join(missing)} (needs ai-edge-litert 2.3)")
+        for n in _NEEDED:
+            getattr(lib, n).restype = C.c_int
+        for n in _VOID:
+            getattr(lib, n).restype = None
+        _LIB = lib
+    return _LIB
+
+
+def _call(lib, name: str, *args) -> None:
+    status = getattr(lib, name)(*args)
+    if status != 0:
+        raise DocscanError(f"LiteRT profiler: {name} failed with LiteRtStatus {status}")
+
+
+_NOOP = C.CFUNCTYPE(None, C.c_void_p)(lambda _p: None)   # payload stays owned by Python (kept alive below)
+
+
+class _Compiled:
+    """Environment, model, profiling-enabled CPU compiled model and its buffers; freed on close."""
+
+    def __init__(self, path: Path):
+        self.lib = lib = _lib()
+        P = C.c_void_p
+        self.env, self.model, self.opts, self.cm = P(), P(), P(), P()
+        self._buffers: list = []
+        _call(lib, "LiteRtCreateEnvironment", C.c_int(0), None, C.byref(self.env))
+        try:
+            _call(lib, "LiteRtCreateModelFromFile", self.env, str(path).encode(), C.byref(self.model))
+            _call(lib, "LiteRtCreateOptions", C.byref(self.opts))
+            _call(lib, "LiteRtSetOptionsHardwareAccelerators", self.opts, C.c_int(_HW_CPU))
+            self._payload = C.create_string_buffer(b"enable_profiling = true\n")
+            opaque = P()
+            _call(lib, "LiteRtCreateOpaqueOptions", b"runtime_options_string", C.cast(self._payload, P),
+                  _NOOP, C.byref(opaque))
+            _call(lib, "LiteRtAddOpaqueOptions", self.opts, opaque)
+            _call(lib, "LiteRtCreateCompiledModel", self.env, self.model, self.opts, C.byref(self.cm))
+            sig = P()
+            _call(lib, "LiteRtGetModelSignature", self.model, C.c_size_t(0), C.byref(sig))
+            self.ins = self._make(sig, "Input")
+            self.outs = self._make(sig, "Output")
+            self.prof = P()
+            _call(lib, "LiteRtCompiledModelGetProfiler", self.cm, C.byref(self.prof))
+            if not self.prof.value:
+                raise DocscanError("LiteRT profiler: the compiled model has no profiler (enable_profiling ignored)")
+        except BaseException:
+            self.close()
+            raise
+
+    def _make(self, sig, kind: str):
+        lib, P = self.lib, C.c_void_p
+        n = C.c_size_t()
+        _call(lib, f"LiteRtGetNumSignature{kind}s", sig, C.byref(n))
+        made = []
+        for i in range(n.value):
+            tensor, req, buf = P(), P(), P()
+            _call(lib, f"LiteRtGetSignature{kind}TensorByIndex", sig, C.c_size_t(i), C.byref(tensor))
+            # LiteRtRankedTensorType is only passed back to the runtime, never read: an
+            # over-sized opaque block avoids mirroring its bit-field layout.
+            ttype = C.create_string_buffer(512)
+            _call(lib, "LiteRtGetRankedTensorType", tensor, ttype)
+            _call(lib, f"LiteRtGetCompiledModel{kind}BufferRequirements", self.cm, C.c_size_t(0),
+                  C.c_size_t(i), C.byref(req))
+            _call(lib, "LiteRtCreateManagedTensorBufferFromRequirements", self.env, ttype, req, C.byref(buf))
+            made.append(buf)
+            self._buffers.append(buf)
+        return (P * len(made))(*made), len(made)
+
+    def run(self) -> None:
+        (ins, ni), (outs, no) = self.ins, self.outs
+        _call(self.lib, "LiteRtRunCompiledModel", self.cm, C.c_size_t(0), C.c_size_t(ni), ins,
+              C.c_size_t(no), outs)
+
+    def events(self) -> list[tuple[str, int, int, int]]:
+        """(tag, event type, elapsed us, metadata1) of every event since the last reset."""
+        lib = self.lib
+        n = C.c_int()
+        _call(lib, "LiteRtGetNumProfilerEvents", self.prof, C.byref(n))
+        if n.value <= 0:
+            return []
+        raw = C.create_string_buffer(n.value * _EVENT_SIZE)
+        _call(lib, "LiteRtGetProfilerEvents", self.prof, n, raw)
+        data, out = raw.raw, []
+        for i in range(n.value):
+            base = i * _EVENT_SIZE
+            tag, etype = struct.unpack_from("<Qi", data, base)
+            elapsed, = struct.unpack_from("<Q", data, base + 24)
+            meta1, = struct.unpack_from("<q", data, base + 80)
+            out.append((C.string_at(tag).decode(errors="replace") if tag else "", etype, elapsed, meta1))
+        return out
+
+    def close(self) -> None:
+        lib = self.lib
+        for b in self._buffers:
+            lib.LiteRtDestroyTensorBuffer(b)
+        self._buffers = []
+        for name, handle in (("LiteRtDestroyCompiledModel", self.cm), ("LiteRtDestroyOptions", self.opts),
+                             ("LiteRtDestroyModel", self.model), ("LiteRtDestroyEnvironment", self.env)):
+            if handle.value:
+                getattr(lib, name)(handle)
+                handle.value = None
+
+
+def _op_types(path: Path) -> list[str]:
+    from docscan.bench import perop
+    model = perop.load_model(path.read_bytes(), str(path))
+    return [perop.op_type_of(model.operatorCodes[op.opcodeIndex]).split(":")[0]
+            for op in (model.subgraphs[0].operators or [])]
+
+
+def _compatible(xnn_name: str, op_type: str) -> bool:
+    for prefix, types in _XNN_TO_TFLITE.items():
+        if xnn_name.startswith(prefix):
+            return op_type in types
+    return False
+
+
+def _run_ops(events) -> list[tuple[str, bool, int]]:
+    """The operator events of one run, in order: (name, delegated, elapsed us)."""
+    return [(tag, etype == _DELEGATE_PROFILED, us) for tag, etype, us, _ in events
+            if etype in (_OPERATOR_INVOKE, _DELEGATE_PROFILED)]
+
+
+def profile(path: str | Path, runs: int = 50, warmup: int = 5, progress: Progress = silent) -> Profile:
+    """Whole-model wall times and per-operator profiler times of one .tflite on the host CPU."""
+    path = Path(path)
+    if not path.is_file():
+        raise DocscanError(f"{path}: no such model")
+    op_types = _op_types(path)
+    cm = _Compiled(path)
+    try:
+        for _ in range(warmup):
+            cm.run()
+        # Unprofiled and profiled runs alternate so load drift on a shared host hits both alike.
+        whole, per_run, invoke_ms = [], [], []
+        for i in range(runs):
+            t0 = time.perf_counter()
+            cm.run()
+            whole.append((time.perf_counter() - t0) * 1000.0)
+            # Reset also stops the profiler (checked: no events otherwise), so restart it each run.
+            _call(cm.lib, "LiteRtResetProfiler", cm.prof)
+            _call(cm.lib, "LiteRtStartProfiler", cm.prof)
+            cm.run()
+            _call(cm.lib, "LiteRtStopProfiler", cm.prof)
+            ev = cm.events()
+            per_run.append(_run_ops(ev))
+            invoke_ms += [us / 1000.0 for tag, et, us, _ in ev if tag == "Invoke" and et == 1]
+            progress("runs", i + 1, runs)
+    finally:
+        cm.close()
+    shape = [(n, d) for n, d, _ in per_run[0]]
+    if any([(n, d) for n, d, _ in r] != shape for r in per_run):
+        raise DocscanError(f"{path}: the profiler's operator list changed between runs")
+    mapped = len(shape) == len(op_types) and all(
+        (not d and n == t) or (d and _compatible(n, t)) for (n, d), t in zip(shape, op_types))
+    ops = []
+    for k, (name, delegated) in enumerate(shape):
+        us = statistics.median(r[k][2] for r in per_run)
+        ops.append(OpEvent(k, name, delegated, float(us), k if mapped else None, op_types[k] if mapped else None))
+    notes = [] if mapped else [f"{len(shape)} profiled operators vs {len(op_types)} model ops: not mapped to op types"]
+    return Profile(str(path), ops, mapped, whole, invoke_ms, notes=notes)
+
+
+def time_whole(path: str | Path, runs: int = 50, warmup: int = 5) -> list[float]:
+    """Wall ms of each run of a .tflite through the same C API loop (used to time one-op cuts alike)."""
+    cm = _Compiled(Path(path))
+    try:
+        for _ in range(warmup):
+            cm.run()
+        out = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            cm.run()
+            out.append((time.perf_counter() - t0) * 1000.0)
+        return out
+    finally:
+        cm.close()
