@@ -52,5 +52,9 @@ def test_estimated_runs_per_op_and_labelled(report):
 
 
 def test_estimate_is_deterministic(tiny, report):
+    first = estimate_model(tiny["int8"], get_core("a72"), "armv7", per_op=False)
     again = estimate_model(tiny["int8"], get_core("a72"), "armv7", per_op=False)
-    assert round(again.cycles) == report.runs[0].extra["cycles"]
+    assert again.cycles == first.cycles
+    # Traced without the one-op cuts beside it, the whole model costs the same to within a few
+    # cycles (a freshly built rootfs showed 1,160,703 vs 1,160,705).
+    assert abs(first.cycles / report.runs[0].extra["cycles"] - 1) < 1e-5
