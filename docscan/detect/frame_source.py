@@ -10,8 +10,7 @@ import numpy as np
 
 from docscan.detect.image_io import load_image
 from docscan.errors import DocscanError
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+from docscan.images import IMAGE_SUFFIXES
 
 
 def iter_frames(path: Path) -> Iterator[tuple[str, np.ndarray | DocscanError]]:
