@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docscan.bench import device_runner
 from docscan.errors import DocscanError
 from docscan.paths import cache_dir
 from docscan.progress import Progress, silent
@@ -27,14 +29,13 @@ SOURCE = Path(__file__).with_name("blocks.c")
 LIB = "libdocscan_blocks.so"
 MARK_FD = 0x7D0C5CA     # DOCSCAN_MARK_FD in blocks.c
 
-# Runs inside the ARM rootfs (Debian's python3 3.11, numpy 1.24, tflite-runtime): no docscan.
+# Runs inside the ARM rootfs (Debian's python3 3.11, numpy 1.24, tflite-runtime): no docscan, but
+# device_runner.py beside it, so its inputs are the ones every other device is timed with.
 GUEST_SCRIPT = r'''
 import json, os, sys
 import numpy as np
-try:
-    from tflite_runtime import interpreter as mod
-except ImportError:
-    from ai_edge_litert import interpreter as mod
+from device_runner import load_interpreter_class, make_input
+Interpreter = load_interpreter_class()[0]
 spec = json.load(open(sys.argv[1]))
 
 def mark(i):
@@ -44,19 +45,11 @@ def mark(i):
         pass
 
 for k, path in enumerate(spec["models"]):
-    it = mod.Interpreter(model_path=path, num_threads=spec["threads"])
+    it = Interpreter(model_path=path, num_threads=spec["threads"])
     it.allocate_tensors()
     rng = np.random.RandomState(spec["seed"])
     for d in it.get_input_details():
-        dt = np.dtype(d["dtype"])
-        shape = [int(s) for s in d["shape"]]
-        if dt.kind == "f":
-            x = rng.rand(*shape)
-        elif dt.kind == "b":
-            x = rng.randint(0, 2, size=shape)
-        else:
-            x = rng.randint(max(np.iinfo(dt).min, -128), min(np.iinfo(dt).max, 127) + 1, size=shape)
-        it.set_tensor(d["index"], x.astype(dt))
+        it.set_tensor(d["index"], make_input(d, rng))
     it.invoke()
     mark(2 * k + 1)
     for _ in range(spec["invokes"]):
@@ -153,6 +146,7 @@ def trace_models(models: list[Path], isa_name: str, *, qemu_cpu: str = "max", th
     with tempfile.TemporaryDirectory(prefix="docscan-trace-") as tmp:
         tmp = Path(tmp)
         (tmp / "trace.py").write_text(GUEST_SCRIPT)
+        shutil.copyfile(device_runner.__file__, tmp / "device_runner.py")
         (tmp / "spec.json").write_text(json.dumps({"models": [str(p) for p in paths], "threads": threads,
                                                    "invokes": invokes, "seed": seed}))
         out = tmp / "blocks.txt"
