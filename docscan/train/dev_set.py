@@ -1,5 +1,5 @@
 """The labelled real dev photos as arrays at the training input size: the cheap
-real-photo check at every checkpoint."""
+real-photo check at every checkpoint (checkpoint choice only: never trained on)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,23 @@ import numpy as np
 
 from docscan.detect.evaluate import match_labels
 
+DEV_SETS = ("real-photos-dev", "real-photos-dev2")   # the second: the hard conditions of issue 15
+
 
 def load_dev_set(shared_dir, size: int):
     """(images float32 (N,size,size,3), outline maps (N,size,size), filled page maps
-    (N,size,size)) of the labelled dev photos (``<shared_dir>/data/real-photos-dev``), in
-    name order; None when there is no labels file there or no photo can be read."""
+    (N,size,size)) of the labelled dev photos (``<shared_dir>/data/<DEV_SETS>``), set by
+    set in name order; None when there is no labels file there or no photo can be read."""
     import cv2
 
-    root = Path(shared_dir) / "data" / "real-photos-dev"
-    labels_path = root / "labels.json"
-    if not labels_path.is_file():
-        return None
-    items, _ = match_labels(root, labels_path)
+    items = []
+    for name in DEV_SETS:
+        root = Path(shared_dir) / "data" / name
+        if (root / "labels.json").is_file():
+            found, _ = match_labels(root, root / "labels.json")
+            items += sorted(found, key=lambda it: it.name)
     images, targets, pages = [], [], []
-    for item in sorted(items, key=lambda it: it.name):
+    for item in items:
         im = cv2.imread(str(item.path), cv2.IMREAD_COLOR)
         if im is None:
             continue

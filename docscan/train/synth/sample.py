@@ -18,6 +18,16 @@ from docscan.detect.geometry import order_corners
 from docscan.errors import DocscanError
 from docscan.train.synth.assets import real_backgrounds
 from docscan.train.synth.clutter import draw_finger, draw_object
+from docscan.train.synth.desk import (
+    draw_cable,
+    draw_mug,
+    loose_sheets,
+    notebook_under,
+    pens_on_page,
+    scene_rng,
+    spiral_binding,
+    table_top,
+)
 from docscan.train.synth.geometry import boundary_points, curl_field, displace, page_quad
 from docscan.train.synth.pages import crease, document_page, paper_color, random_page
 from docscan.train.synth.photo import camera, lighting
@@ -64,22 +74,36 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None, trace: 
     rng = np.random.default_rng((int(seed) & 0xFFFFFFFF, int(index)))
     rh, rw = _canvas_size(rng, out_h, out_w)
     canvas = background(rng, rh, rw, shared_dir)
+    desk = scene_rng(seed, index)
 
-    # Clutter under the page (papers, books, pens) away from or under the page.
+    # Clutter under the page (papers, books, pens) away from or under the page. On a table
+    # top it goes on the table, drawn once the table is (after the page's place is known).
     clutter_mask = np.zeros((rh, rw), bool)
-    for _ in range(int(rng.poisson(0.8))):
-        draw_object(rng, canvas, clutter_mask, np.zeros((4, 2), np.float32), over_edge=False)
+    if not desk.table:
+        _clutter(rng, desk, canvas, clutter_mask)
 
     tex, kind = random_page(rng, shared_dir, long_side=int(max(rh, rw) * rng.uniform(0.6, 1.0)))
     th, tw = tex.shape[:2]
     if kind != "card" and rng.random() < 0.35:
         crease(rng, tex)
     quad = page_quad(rng, rh, rw, th / tw)
+    if desk.table:   # the page smaller in frame, so the table's outline is in it too
+        centre = quad.mean(axis=0)
+        quad = ((quad - centre) * desk.rng.uniform(0.5, 0.85) + centre).astype(np.float32)
+        table_top(desk.rng, canvas, quad)
+        _clutter(rng, desk, canvas, clutter_mask)
+    if desk.cluttered:
+        loose_sheets(desk.rng, canvas, quad)
+    notebook = desk.notebook and kind == "document"
+    if notebook:
+        notebook_under(desk.rng, canvas, quad)
     behind = _behind_page(rng, canvas, quad, tex, shared_dir)
     canvas, quad = behind.canvas, behind.quad
     canvas, alpha, field = _lay_page(rng, canvas, tex, kind, quad)
     if behind.spine is not None:
         _shade_gutter(rng, canvas, behind.spine, alpha, behind.alpha, quad)
+    if notebook and field is None and desk.rng.random() < 0.7:
+        spiral_binding(desk.rng, canvas, quad)
 
     # Occluders over the page edges.
     occ = np.zeros((rh, rw), bool)
@@ -89,6 +113,12 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None, trace: 
             draw_finger(rng, canvas, occ, quad)
     if rng.random() < 0.2:
         draw_object(rng, canvas, occ, quad, over_edge=True)
+    if desk.cluttered:
+        pens_on_page(desk.rng, canvas, occ, quad)
+    if desk.cable:
+        draw_cable(desk.rng, canvas, occ)
+    if desk.mug:
+        draw_mug(desk.rng, canvas, occ, quad)
 
     canvas = lighting(rng, canvas)
     frame = np.clip(canvas, 0, 255).astype(np.uint8)
@@ -99,10 +129,19 @@ def make_sample(seed: int, index: int, size=(256, 256), shared_dir=None, trace: 
     if trace is not None:
         trace["scene"], trace["kind"] = behind.scene, kind
         trace["curled"], trace["occluded"] = field is not None, bool(occ.any())
+        trace["desk"] = desk.names()
         if behind.alpha is not None:
             trace["behind"] = cv2.resize(behind.alpha[..., 0], (out_w, out_h), interpolation=cv2.INTER_AREA)
         trace["drawn"] = cv2.resize(alpha, (out_w, out_h), interpolation=cv2.INTER_AREA)
     return Sample(image=frame, edges=edges, corners=corners, region=region)
+
+
+def _clutter(rng, desk, canvas, mask) -> None:
+    for _ in range(int(rng.poisson(0.8))):
+        draw_object(rng, canvas, mask, np.zeros((4, 2), np.float32), over_edge=False)
+    if desk.cluttered:   # a busy desk: more of them (their own draws: v4 scenes stay as they were)
+        for _ in range(int(desk.rng.poisson(3.0))):
+            draw_object(desk.rng, canvas, mask, np.zeros((4, 2), np.float32), over_edge=False)
 
 
 def iter_samples(seed: int, size=(256, 256), shared_dir=None, start: int = 0) -> Iterator[Sample]:
