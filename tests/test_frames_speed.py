@@ -6,16 +6,23 @@ from __future__ import annotations
 import numpy as np
 
 from docscan.detect.edge_model import load_edge_model
-from docscan.detect.quad_refine import _median, _row_gradient
+from docscan.detect.quad_refine import _row_gradient, _row_medians
 
 
-def test_median_is_numpy_median():
+def test_row_medians_are_numpy_medians():
     rng = np.random.default_rng(0)
-    for n in range(1, 40):
+    for cols in (1, 2, 7, 40, 64):
         for dtype in (np.float32, np.float64):
-            a = (rng.standard_normal(n) * 100).astype(dtype)
-            a[: n // 3] = np.round(a[: n // 3])       # ties
-            assert _median(a) == float(np.median(a))
+            v = (rng.standard_normal((6, cols)) * 100).astype(dtype)
+            v[:, : cols // 3] = np.round(v[:, : cols // 3])       # ties
+            mask = rng.random((6, cols)) < 0.6
+            mask[0] = False                                    # an empty row
+            mask[1] = True
+            got = _row_medians(v, mask)
+            assert np.isnan(got[0])
+            for k in range(1, 6):
+                if mask[k].any():
+                    assert got[k] == float(np.median(v[k][mask[k]]))
 
 
 def test_row_gradient_is_numpy_gradient():

@@ -12,6 +12,12 @@ from docscan.detect.quad_lines import Line
 from docscan.detect.quad_params import QuadParams
 
 EDGE_MAP_BAND = 2.5    # pixels each side of a side where the edge map's mass is refitted
+MAX_SAMPLES = 64     # samples along a side for refine_corners (fewer on short sides)
+# index tables of the four-sides-at-once refinement
+_NEXT, _PREV = np.array([1, 2, 3, 0]), np.array([3, 0, 1, 2])
+_PERP = np.array([-1.0, 1.0])                  # (dx, dy)[::-1] * _PERP = (-dy, dx)
+_SAMPLE_INDEX = np.arange(MAX_SAMPLES)
+_SIDE_ROWS, _SAMPLE_COLS = np.arange(4)[:, None], _SAMPLE_INDEX[None, :]
 MAX_MOVE = 0.03        # a refit corner moving more than this share of the map's diagonal is dropped
 
 
@@ -130,71 +136,134 @@ def refine_corners(image_full: np.ndarray, corners_full, search: float | None = 
 
 
 def _refine_pass(grey: np.ndarray, local: np.ndarray, r: float, frame_wh) -> np.ndarray:
-    centroid = local.mean(axis=0)
-    sides = []
-    for k in range(4):
-        a, b = local[k], local[(k + 1) % 4]
-        fit = _refine_side_on_image(grey, a, b, centroid, r, frame_wh)
-        if fit is None:
-            d = (b - a) / max(np.linalg.norm(b - a), 1e-9)
-            fit = (d, a)
-        sides.append(fit)
-    out = local.copy()
-    for k in range(4):
-        # corner k is where side k-1 (ending at k) meets side k (starting at k)
-        x = intersect_lines(sides[k - 1][0], sides[k - 1][1], sides[k][0], sides[k][1])
-        if x is not None and np.linalg.norm(x - local[k]) <= 2 * r:
-            out[k] = x
-    return out
+    """One pass over the four sides together: side k runs from corner k to corner k + 1;
+    a side without a fit keeps its line through its two corners."""
+    a, b = local, local[_NEXT]
+    length = np.sqrt(((b - a) ** 2).sum(axis=1))
+    d = (b - a) / np.maximum(length, 1e-9)[:, None]
+    dirs, points, fitted = _refine_sides_on_image(grey, a, b, d, length, local.mean(axis=0), r, frame_wh)
+    dirs = np.where(fitted[:, None], dirs, d)
+    points = np.where(fitted[:, None], points, a)
+    # corner k is where side k-1 (ending at k) meets side k (starting at k)
+    d1, c1 = dirs[_PREV], points[_PREV]
+    den = d1[:, 0] * dirs[:, 1] - d1[:, 1] * dirs[:, 0]
+    meets = np.abs(den) >= 1e-9
+    diff = points - c1
+    t = (diff[:, 0] * dirs[:, 1] - diff[:, 1] * dirs[:, 0]) / np.where(meets, den, 1.0)
+    x = c1 + t[:, None] * d1
+    near = np.sqrt(((x - local) ** 2).sum(axis=1)) <= 2 * r
+    return np.where((meets & near)[:, None], x, local)
 
 
-def _refine_side_on_image(grey, a, b, centroid, r, frame_wh):
-    """The side from a to b refitted to the steepest grey step across it; None when too few
-    samples agree."""
+def _refine_sides_on_image(grey, a, b, d, length, centroid, r, frame_wh):
+    """All four sides (``a`` to ``b``, unit ``d``, ``length`` long) refitted to the steepest
+    grey step across each: (directions (4, 2), points (4, 2), fitted (4,)); a side is not
+    fitted when too few of its samples agree.
+
+    The sides are laid out as rows of one padded (4, MAX_SAMPLES) table (one remap, one
+    gradient, per-side statistics along an axis) instead of one pass per side: the
+    per-side passes cost more in numpy call overhead than in arithmetic."""
     gh, gw = grey.shape
-    length = float(np.linalg.norm(b - a))
-    if length < 10:
-        return None
-    d = (b - a) / length
-    n = np.array([-d[1], d[0]])
-    if np.dot((a + b) / 2 - centroid, n) < 0:
-        n = -n                              # n points out of the page
-    m = int(min(max(length / 4, 12), 64))
-    ts = np.linspace(0.1 * length, 0.9 * length, m)
+    n = d[:, ::-1] * _PERP
+    outward = (((a + b) / 2 - centroid) * n).sum(axis=1) >= 0
+    n = np.where(outward[:, None], n, -n)                   # n points out of the page
+    m = np.minimum(np.maximum(length / 4, 12), MAX_SAMPLES).astype(np.int64)
+    i = _SAMPLE_INDEX
+    # np.linspace(0.1 * length, 0.9 * length, m) per side, padded
+    lo, hi = 0.1 * length, 0.9 * length
+    ts = i[None, :] * ((hi - lo) / np.maximum(m - 1, 1))[:, None] + lo[:, None]
+    ts[np.arange(4), m - 1] = hi
+    sample = i[None, :] < m[:, None]
     step = max(0.5, r / 12.0)
     offs = np.arange(-r, r + step / 2, step)
-    base = a[None, :] + ts[:, None] * d
+    base = a[:, None, :] + ts[..., None] * d[:, None, :]                       # (4, S, 2)
     # samples whose whole profile lies inside the photo (and so inside the crop)
-    ends = np.concatenate([base + offs[0] * n, base + offs[-1] * n])
-    ok = ((ends[:, 0] >= 1) & (ends[:, 0] <= min(gw, frame_wh[0]) - 2) &
-          (ends[:, 1] >= 1) & (ends[:, 1] <= min(gh, frame_wh[1]) - 2)).reshape(2, m).all(axis=0)
-    if ok.sum() < 6:
-        return None
-    base, ts = base[ok], ts[ok]
-    grid = base[:, None, :] + offs[None, :, None] * n
-    prof = cv2.remap(grey, grid[..., 0].astype(np.float32), grid[..., 1].astype(np.float32), cv2.INTER_LINEAR,
+    xmax, ymax = min(gw, frame_wh[0]) - 2, min(gh, frame_wh[1]) - 2
+    ok = sample.copy()
+    for o in (offs[0], offs[-1]):
+        e = base + o * n[:, None, :]
+        ok &= (e[..., 0] >= 1) & (e[..., 0] <= xmax) & (e[..., 1] >= 1) & (e[..., 1] <= ymax)
+    n_ok = ok.sum(axis=1)
+    fitted = (length >= 10) & (n_ok >= 6)
+    if not fitted.any():
+        return d, a, fitted
+    grid = base[:, :, None, :] + offs[None, None, :, None] * n[:, None, None, :]   # (4, S, O, 2)
+    n_off = len(offs)
+    prof = cv2.remap(grey, grid[..., 0].reshape(-1, n_off).astype(np.float32),
+                     grid[..., 1].reshape(-1, n_off).astype(np.float32), cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
     deriv = _row_gradient(prof, step)
     # Mild prior for the coarse position: the edge map is rarely off by more than r/2.
     deriv *= np.exp(-0.5 * (offs / (0.6 * r)) ** 2)[None, :]
+    deriv = deriv.reshape(4, MAX_SAMPLES, n_off)
     # page brighter (usual) or darker than what is outside: the sign with more evidence
-    up, down = deriv.max(axis=1), (-deriv).max(axis=1)
-    s = deriv if np.clip(up, 0, None).sum() > np.clip(down, 0, None).sum() else -deriv
-    idx = np.argmax(s, axis=1)
-    rows = np.arange(len(idx))
-    peak = s[rows, idx]
-    pos = peak[peak > 0]
-    strong = peak > max(2.0, 0.35 * _median(pos)) if len(pos) else np.zeros(len(idx), bool)
-    use = strong & (idx > 0) & (idx < len(offs) - 1)
-    if use.sum() < max(6, 0.3 * len(idx)):
-        return None
-    rows = rows[use]
-    i = idx[rows]
-    y0, y1, y2 = s[rows, i - 1], s[rows, i], s[rows, i + 1]
-    den = y0 - 2 * y1 + y2
-    frac = np.where(np.abs(den) > 1e-9, 0.5 * (y0 - y2) / np.where(np.abs(den) > 1e-9, den, 1.0), 0.0)
-    off = offs[i] + np.clip(frac, -0.5, 0.5) * step
-    return _trimmed_fit(base[rows] + off[:, None] * n, peak[rows], step, len(idx), d)
+    up = np.where(ok, np.maximum(deriv.max(axis=2), 0), 0).sum(axis=1)
+    down = np.where(ok, np.maximum(-deriv.min(axis=2), 0), 0).sum(axis=1)
+    s = np.where((up > down)[:, None, None], deriv, -deriv)
+    idx = s.argmax(axis=2)
+    rows, cols = _SIDE_ROWS, _SAMPLE_COLS
+    peak = s[rows, cols, idx]
+    positive = ok & (peak > 0)
+    level = np.maximum(2.0, 0.35 * _row_medians(peak, positive))
+    strong = positive.any(axis=1)[:, None] & (peak > level[:, None])
+    use = ok & strong & (idx > 0) & (idx < n_off - 1)
+    fitted &= use.sum(axis=1) >= np.maximum(6, 0.3 * n_ok)
+    if not fitted.any():
+        return d, a, fitted
+    y0 = s[rows, cols, np.maximum(idx - 1, 0)]
+    y2 = s[rows, cols, np.minimum(idx + 1, n_off - 1)]
+    den = y0 - 2 * peak + y2
+    flat = np.abs(den) <= 1e-9
+    frac = np.where(flat, 0.0, 0.5 * (y0 - y2) / np.where(flat, 1.0, den))
+    off = offs[idx] + np.minimum(np.maximum(frac, -0.5), 0.5) * step
+    q = base + off[..., None] * n[:, None, :]
+    dd, cc, good = _trimmed_fits(q, np.where(use, peak, 0.0), use, step, n_ok, d)
+    return dd, cc, fitted & good
+
+
+def _trimmed_fits(q: np.ndarray, wts: np.ndarray, use: np.ndarray, step: float, n_samples: np.ndarray,
+                  d: np.ndarray):
+    """Per side (rows of q (4, S, 2), weights and ``use`` (4, S)): the weighted TLS line
+    through its step positions, refitted 3 times without the outliers: (directions,
+    points, good); not good when too few survive or the line turned more than 4 degrees
+    from the side."""
+    keep = use
+    good = np.ones(len(q), bool)
+    need = np.maximum(6, 0.3 * n_samples)
+    for _ in range(3):
+        dd, cc = _tls_lines(q, np.where(keep, wts, 0.0))
+        res = np.abs(((q - cc[:, None, :]) * (dd[:, ::-1] * _PERP)[:, None, :]).sum(axis=2))
+        tol = np.maximum(0.75 * step, 2.5 * 1.4826 * _row_medians(res, keep))
+        keep = use & (res <= tol[:, None])
+        good &= keep.sum(axis=1) >= need
+    good &= np.abs((dd * d).sum(axis=1)) >= np.cos(np.deg2rad(4.0))
+    return dd, cc, good
+
+
+def _tls_lines(q: np.ndarray, w: np.ndarray):
+    """``line_through_points`` of each row of q (K, S, 2) with weights w (K, S) (0: left
+    out): (directions (K, 2), points (K, 2))."""
+    w = w.astype(np.float64)
+    sw = np.maximum(w.sum(axis=1), 1e-300)
+    c = (w[..., None] * q).sum(axis=1) / sw[:, None]
+    p = q - c[:, None, :]
+    wx, wy = w * p[..., 0], w * p[..., 1]
+    sxx, syy, sxy = (wx * p[..., 0]).sum(axis=1), (wy * p[..., 1]).sum(axis=1), (wx * p[..., 1]).sum(axis=1)
+    theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)     # principal axis of the scatter
+    return np.array([np.cos(theta), np.sin(theta)]).T, c
+
+
+def _row_medians(v: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``np.median(v[k][mask[k]])`` for each row k (nan for an empty row)."""
+    count = mask.sum(axis=1)
+    srt = np.sort(np.where(mask, v, np.inf), axis=1)
+    rows = np.arange(len(v))
+    k = count // 2
+    upper = srt[rows, np.minimum(k, v.shape[1] - 1)]
+    lower = srt[rows, np.maximum(k - 1, 0)]
+    with np.errstate(invalid="ignore"):
+        med = np.where(count % 2 == 1, upper, (lower + upper) / 2)
+    return np.where(count > 0, med, np.nan).astype(np.float64)
 
 
 def _row_gradient(prof: np.ndarray, step: float) -> np.ndarray:
@@ -206,30 +275,3 @@ def _row_gradient(prof: np.ndarray, step: float) -> np.ndarray:
     out[:, 0] = (prof[:, 1] - prof[:, 0]) / step
     out[:, -1] = (prof[:, -1] - prof[:, -2]) / step
     return out
-
-
-def _median(a: np.ndarray) -> float:
-    """``float(np.median(a))`` of a non-empty, NaN-free 1-D array: the same value (the middle
-    element, or the two middle ones' sum halved), without np.median's per-call overhead,
-    which was a fifth of ``refine_corners`` (5 calls per side)."""
-    k = a.shape[0] // 2
-    if a.shape[0] % 2:
-        return float(np.partition(a, k)[k])
-    part = np.partition(a, (k - 1, k))
-    return float((part[k - 1] + part[k]) / 2)
-
-
-def _trimmed_fit(q: np.ndarray, wts: np.ndarray, step: float, n_samples: int, d: np.ndarray):
-    """Weighted TLS line through the step positions, refitted 3 times without the outliers;
-    None when too few survive or the line turned more than 4 degrees from the side."""
-    keep = np.ones(len(q), bool)
-    for _ in range(3):
-        dd, cc = line_through_points(q[keep], wts[keep])
-        res = np.abs((q - cc) @ np.array([-dd[1], dd[0]]))
-        tol = max(0.75 * step, 2.5 * 1.4826 * _median(res[keep]))
-        keep = res <= tol
-        if keep.sum() < max(6, 0.3 * n_samples):
-            return None
-    if abs(np.dot(dd, d)) < np.cos(np.deg2rad(4.0)):
-        return None
-    return dd, cc
