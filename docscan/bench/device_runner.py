@@ -6,8 +6,14 @@ backend imports ``time_models`` from it too, so every device is timed by the sam
 
     python3 device_runner.py SPEC.json   ->   one JSON line on stdout between markers
 
-SPEC: {"models": [{"path", "label", "runs", "warmup"}], "threads": 1, "xnnpack": true,
-       "seed": 0, "return_outputs": false}
+SPEC: {"models": [{"path", "label", "runs", "warmup", "profile": false}], "threads": 1,
+       "xnnpack": true, "seed": 0, "return_outputs": false,
+       "litert": {"lib": "PATH/libLiteRt.so", "runtime": "ai-edge-litert 2.3.0 ..."}}
+A model with "profile": true is run by LiteRT's own profiler instead (``litert_profiler.py``,
+copied beside this file on emulated devices): its result adds "ops" ([runtime name,
+delegated, median us] per operator) and "invoke_ms" to "latency_ms" (unprofiled whole runs
+of the same compiled model), and says its "runtime". "litert": true times a model through
+that same CompiledModel loop, unprofiled (one-op cuts compared with the profiler alike).
 Progress goes to stderr as "PROGRESS done total label" lines; in-process callers pass
 ``progress(label, done, total)`` (docscan's progress convention).
 """
@@ -80,22 +86,55 @@ def time_one(interpreter_cls, resolver, path, runs, warmup, threads, xnnpack, se
     return result
 
 
+def _litert_profiler():
+    try:
+        import litert_profiler  # beside this file (emulated devices)
+    except ImportError:
+        from docscan.bench import litert_profiler
+    return litert_profiler
+
+
+def profile_one(path, runs, warmup, litert, profiled=True):
+    """One model through LiteRT's profiler (whole runs alternate with profiled ones), or
+    (``profiled`` False) through the same CompiledModel loop unprofiled."""
+    lp = _litert_profiler()
+    lib = litert.get("lib")
+    if profiled:
+        result = lp.measure(path, runs, warmup, lib_path=lib)
+    else:
+        result = {"latency_ms": lp.time_whole(path, runs, warmup, lib_path=lib)}
+    result["runtime"] = litert.get("runtime") or lp.runtime_label(lib)
+    return result
+
+
 def time_models(spec, progress=None):
-    interpreter_cls, resolver, runtime = load_interpreter_class()
     models = spec["models"]
+    loaded = None       # the interpreter is loaded only when a model is timed by it
+    runtime = None
     results = []
     for i, m in enumerate(models):
         entry = {"label": m.get("label", m["path"])}
         try:
-            entry.update(time_one(interpreter_cls, resolver, m["path"], int(m.get("runs", 10)),
-                                  int(m.get("warmup", 1)), int(spec.get("threads", 1)),
-                                  bool(spec.get("xnnpack", True)), int(spec.get("seed", 0)),
-                                  bool(spec.get("return_outputs", False))))
+            if m.get("profile") or m.get("litert"):
+                entry.update(profile_one(m["path"], int(m.get("runs", 10)), int(m.get("warmup", 1)),
+                                         spec.get("litert") or {}, bool(m.get("profile"))))
+                runtime = runtime or entry["runtime"]
+            else:
+                if loaded is None:
+                    loaded = load_interpreter_class()
+                    runtime = loaded[2]
+                interpreter_cls, resolver, _ = loaded
+                entry.update(time_one(interpreter_cls, resolver, m["path"], int(m.get("runs", 10)),
+                                      int(m.get("warmup", 1)), int(spec.get("threads", 1)),
+                                      bool(spec.get("xnnpack", True)), int(spec.get("seed", 0)),
+                                      bool(spec.get("return_outputs", False))))
         except Exception as exc:  # noqa: BLE001 - reported per model; the caller decides
             entry["error"] = ("%s: %s" % (type(exc).__name__, exc)).splitlines()[0][:300]
         results.append(entry)
         if progress:
             progress(entry["label"], i + 1, len(models))
+    if runtime is None:
+        runtime = load_interpreter_class()[2]
     return {"runtime": runtime, "machine": machine(), "results": results}
 
 

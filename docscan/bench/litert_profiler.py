@@ -15,19 +15,32 @@ XNNPACK operators are mapped back to the model's operators by order: when the co
 every pair is a known XNNPACK-for-TFLite pairing (1x1 CONV_2D runs as a "Fully Connected"
 GEMM, CONCATENATION as "Copy", ...) each row gets the TFLite op index and type; otherwise
 rows keep the XNNPACK name only and ``mapped`` is False, never a guessed mapping.
+
+The measuring part (``measure``) needs only the standard library and ``libLiteRt.so``: this
+file is copied beside ``device_runner.py`` into emulated aarch64 root filesystems and run
+there (ai-edge-litert's aarch64 wheel, unpacked by ``devices/emulated.py``), so nothing at
+module level may import docscan or numpy. Mapping events to the model's ops (``profile``)
+reads the model with docscan's flatbuffer schema, on the host.
+
+Inputs: every input buffer is zero-filled once (the same on every device); XNNPACK's
+kernels do not branch on values, so timings do not depend on them.
 """
 
 from __future__ import annotations
 
 import ctypes as C
+import importlib.util
 import statistics
 import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docscan.errors import DocscanError
-from docscan.progress import Progress, silent
+try:
+    from docscan.errors import DocscanError
+except ImportError:      # inside an emulated device, beside device_runner.py: no docscan there
+    class DocscanError(Exception):
+        """A one-line error (docscan's own class on the host)."""
 
 METHOD = ("LiteRT CompiledModel profiler (libLiteRt.so C API via ctypes, enable_profiling runtime "
           "option): per-operator events of the real run, median over profiled runs")
@@ -45,6 +58,8 @@ _NEEDED = ("LiteRtCreateEnvironment", "LiteRtCreateModelFromFile", "LiteRtCreate
            "LiteRtCreateManagedTensorBufferFromRequirements", "LiteRtRunCompiledModel",
            "LiteRtCompiledModelGetProfiler", "LiteRtStartProfiler", "LiteRtStopProfiler", "LiteRtResetProfiler",
            "LiteRtGetNumProfilerEvents", "LiteRtGetProfilerEvents")
+_OPTIONAL = ("LiteRtLockTensorBuffer", "LiteRtUnlockTensorBuffer", "LiteRtGetTensorBufferSize")
+_LOCK_WRITE = 1              # kLiteRtTensorBufferLockModeWrite
 _VOID = ("LiteRtDestroyTensorBuffer", "LiteRtDestroyCompiledModel", "LiteRtDestroyOptions",
          "LiteRtDestroyModel", "LiteRtDestroyEnvironment")
 
@@ -82,8 +97,10 @@ class Profile:
     mapped: bool                     # every row has the model's op index and type
     whole_ms: list[float]            # unprofiled whole runs, wall clock around LiteRtRunCompiledModel
     profiled_invoke_ms: list[float]  # the runtime's own "Invoke" span in each profiled run
+    run_sum_ms: list[float] = field(default_factory=list)   # operator events added up, per profiled run
     method: str = METHOD
     notes: list[str] = field(default_factory=list)
+    runtime: str = ""
 
     @property
     def per_op_sum_ms(self) -> float:
@@ -94,33 +111,57 @@ class Profile:
         return statistics.median(self.whole_ms)
 
 
-def library_path() -> Path:
-    try:
-        import ai_edge_litert
-    except ImportError as e:
-        raise DocscanError("LiteRT profiler: ai-edge-litert is not installed (pip install ai-edge-litert==2.3.0)") from e
-    path = Path(ai_edge_litert.__file__).parent / "libLiteRt.so"
+def library_path(explicit: str | Path | None = None) -> Path:
+    """``libLiteRt.so``: ``explicit`` where given, else the one in the importable ai_edge_litert
+    package (found without importing it: its ``__init__`` pulls in far more than ctypes needs)."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise DocscanError(f"LiteRT profiler: {path} is missing")
+        return path
+    spec = importlib.util.find_spec("ai_edge_litert")
+    if spec is None or not spec.origin:
+        raise DocscanError("LiteRT profiler: ai-edge-litert is not installed (pip install ai-edge-litert==2.3.0)")
+    path = Path(spec.origin).parent / "libLiteRt.so"
     if not path.is_file():
         raise DocscanError(f"LiteRT profiler: {path} is missing (ai-edge-litert 2.3 ships it; reinstall it)")
     return path
 
 
-_LIB: C.CDLL | None = None
+def runtime_label(lib_path: str | Path | None = None) -> str:
+    """"ai-edge-litert VERSION (CompiledModel C API)" for reports; the version from the
+    installed distribution, else from a ``*.dist-info`` folder beside the package."""
+    version = "?"
+    try:
+        from importlib.metadata import version as dist_version
+        if lib_path is None:
+            version = dist_version("ai-edge-litert")
+    except Exception:  # noqa: BLE001 - only a label
+        pass
+    if version == "?":
+        where = library_path(lib_path).parent.parent
+        found = sorted(where.glob("ai_edge_litert-*.dist-info"))
+        if found:
+            version = found[0].name[len("ai_edge_litert-"):-len(".dist-info")]
+    return f"ai-edge-litert {version} (CompiledModel C API)"
 
 
-def _lib() -> C.CDLL:
-    global _LIB
-    if _LIB is None:
-        lib = C.CDLL(str(library_path()))
+_LIBS: dict[str, C.CDLL] = {}
+
+
+def _lib(explicit: str | Path | None = None) -> C.CDLL:
+    key = str(library_path(explicit))
+    if key not in _LIBS:
+        lib = C.CDLL(key)
         missing = [n for n in _NEEDED + _VOID if not hasattr(lib, n)]
         if missing:
             raise DocscanError(f"LiteRT profiler: libLiteRt.so lacks {', '.join(missing)} (needs ai-edge-litert 2.3)")
-        for n in _NEEDED:
+        for n in _NEEDED + tuple(n for n in _OPTIONAL if hasattr(lib, n)):
             getattr(lib, n).restype = C.c_int
         for n in _VOID:
             getattr(lib, n).restype = None
-        _LIB = lib
-    return _LIB
+        _LIBS[key] = lib
+    return _LIBS[key]
 
 
 def _call(lib, name: str, *args) -> None:
@@ -135,8 +176,8 @@ _NOOP = C.CFUNCTYPE(None, C.c_void_p)(lambda _p: None)   # payload stays owned b
 class _Compiled:
     """Environment, model, profiling-enabled CPU compiled model and its buffers; freed on close."""
 
-    def __init__(self, path: Path):
-        self.lib = lib = _lib()
+    def __init__(self, path: Path, lib_path: str | Path | None = None):
+        self.lib = lib = _lib(lib_path)
         P = C.c_void_p
         self.env, self.model, self.opts, self.cm = P(), P(), P(), P()
         self._buffers: list = []
@@ -180,7 +221,23 @@ class _Compiled:
             _call(lib, "LiteRtCreateManagedTensorBufferFromRequirements", self.env, ttype, req, C.byref(buf))
             made.append(buf)
             self._buffers.append(buf)
+            if kind == "Input":
+                self._zero(buf)
         return (P * len(made))(*made), len(made)
+
+    def _zero(self, buf) -> None:
+        """Zero-fill an input buffer (managed buffers start with whatever memory held)."""
+        lib = self.lib
+        if not all(hasattr(lib, n) for n in _OPTIONAL):
+            return
+        size, addr = C.c_size_t(), C.c_void_p()
+        _call(lib, "LiteRtGetTensorBufferSize", buf, C.byref(size))
+        _call(lib, "LiteRtLockTensorBuffer", buf, C.byref(addr), C.c_int(_LOCK_WRITE))
+        try:
+            if addr.value and size.value:
+                C.memset(addr, 0, size.value)
+        finally:
+            _call(lib, "LiteRtUnlockTensorBuffer", buf)
 
     def run(self) -> None:
         (ins, ni), (outs, no) = self.ins, self.outs
@@ -217,13 +274,6 @@ class _Compiled:
                 handle.value = None
 
 
-def _op_types(path: Path) -> list[str]:
-    from docscan.bench import perop
-    model = perop.load_model(path.read_bytes(), str(path))
-    return [perop.op_type_of(model.operatorCodes[op.opcodeIndex]).split(":")[0]
-            for op in (model.subgraphs[0].operators or [])]
-
-
 def _compatible(xnn_name: str, op_type: str) -> bool:
     for prefix, types in _XNN_TO_TFLITE.items():
         if xnn_name.startswith(prefix):
@@ -237,13 +287,23 @@ def _run_ops(events) -> list[tuple[str, bool, int]]:
             if etype in (_OPERATOR_INVOKE, _DELEGATE_PROFILED)]
 
 
-def profile(path: str | Path, runs: int = 50, warmup: int = 5, progress: Progress = silent) -> Profile:
-    """Whole-model wall times and per-operator profiler times of one .tflite on the host CPU."""
+def measure(path: str | Path, runs: int = 50, warmup: int = 5, lib_path: str | Path | None = None,
+            progress=None) -> dict:
+    """Whole-model wall times and per-operator profiler times of one .tflite (standalone part).
+
+    Returns {"latency_ms": [unprofiled whole runs], "invoke_ms": [profiled "Invoke" spans],
+    "run_sum_ms": [operator events' sum in each profiled run], "ops": [[runtime name,
+    delegated, median us], ...]} in run order. ``progress(label, done, total)`` after each
+    profiled run, where given.
+
+    The per-op times are medians over runs; on a loaded host a sum of per-op medians drops
+    the preemptions that the whole-run median keeps, so ``run_sum_ms`` (the ops of each run
+    added up, against that run's own "Invoke" span) tells coverage from noise.
+    """
     path = Path(path)
     if not path.is_file():
         raise DocscanError(f"{path}: no such model")
-    op_types = _op_types(path)
-    cm = _Compiled(path)
+    cm = _Compiled(path, lib_path)
     try:
         for _ in range(warmup):
             cm.run()
@@ -261,25 +321,67 @@ def profile(path: str | Path, runs: int = 50, warmup: int = 5, progress: Progres
             ev = cm.events()
             per_run.append(_run_ops(ev))
             invoke_ms += [us / 1000.0 for tag, et, us, _ in ev if tag == "Invoke" and et == 1]
-            progress("runs", i + 1, runs)
+            if progress:
+                progress("profiled runs", i + 1, runs)
     finally:
         cm.close()
     shape = [(n, d) for n, d, _ in per_run[0]]
     if any([(n, d) for n, d, _ in r] != shape for r in per_run):
         raise DocscanError(f"{path}: the profiler's operator list changed between runs")
+    ops = [[name, delegated, float(statistics.median(r[k][2] for r in per_run))]
+           for k, (name, delegated) in enumerate(shape)]
+    run_sum = [sum(us for _, _, us in r) / 1000.0 for r in per_run]
+    return {"latency_ms": whole, "invoke_ms": invoke_ms, "run_sum_ms": run_sum, "ops": ops}
+
+
+# --- host side: the model's ops (docscan's flatbuffer reader) ---------------------------
+
+def model_ops(path: Path) -> list[tuple[str, str]]:
+    """(op type, first output tensor's name) of each op of subgraph 0, in execution order."""
+    from docscan.bench import perop
+    model = perop.load_model(path.read_bytes(), str(path))
+    sub = model.subgraphs[0]
+    out = []
+    for op in sub.operators or []:
+        name = ""
+        if op.outputs is not None and len(op.outputs):
+            raw = sub.tensors[int(op.outputs[0])].name
+            name = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else str(raw or "")
+        out.append((perop.op_type_of(model.operatorCodes[op.opcodeIndex]).split(":")[0], name))
+    return out
+
+
+def map_ops(raw_ops: list, op_types: list[str]) -> tuple[list[OpEvent], bool, list[str]]:
+    """``measure``'s op rows as ``OpEvent``s, mapped 1:1 to the model's op types where every
+    pair is a known XNNPACK-for-TFLite pairing; (events, mapped, notes)."""
+    shape = [(str(n), bool(d)) for n, d, _ in raw_ops]
     mapped = len(shape) == len(op_types) and all(
         (not d and n == t) or (d and _compatible(n, t)) for (n, d), t in zip(shape, op_types))
-    ops = []
-    for k, (name, delegated) in enumerate(shape):
-        us = statistics.median(r[k][2] for r in per_run)
-        ops.append(OpEvent(k, name, delegated, float(us), k if mapped else None, op_types[k] if mapped else None))
+    ops = [OpEvent(k, name, delegated, float(us), k if mapped else None, op_types[k] if mapped else None)
+           for k, (name, delegated, us) in enumerate(raw_ops)]
     notes = [] if mapped else [f"{len(shape)} profiled operators vs {len(op_types)} model ops: not mapped to op types"]
-    return Profile(str(path), ops, mapped, whole, invoke_ms, notes=notes)
+    return ops, mapped, notes
 
 
-def time_whole(path: str | Path, runs: int = 50, warmup: int = 5) -> list[float]:
+def _op_types(path: Path) -> list[str]:
+    return [t for t, _ in model_ops(path)]
+
+
+def profile(path: str | Path, runs: int = 50, warmup: int = 5, progress=None) -> Profile:
+    """Whole-model wall times and per-operator profiler times of one .tflite on the host CPU."""
+    path = Path(path)
+    if not path.is_file():
+        raise DocscanError(f"{path}: no such model")
+    op_types = _op_types(path)
+    raw = measure(path, runs, warmup, progress=progress)
+    ops, mapped, notes = map_ops(raw["ops"], op_types)
+    return Profile(str(path), ops, mapped, raw["latency_ms"], raw["invoke_ms"], raw["run_sum_ms"], notes=notes,
+                   runtime=runtime_label())
+
+
+def time_whole(path: str | Path, runs: int = 50, warmup: int = 5, lib_path: str | Path | None = None) -> list[float]:
     """Wall ms of each run of a .tflite through the same C API loop (used to time one-op cuts alike)."""
-    cm = _Compiled(Path(path))
+    cm = _Compiled(Path(path), lib_path)
     try:
         for _ in range(warmup):
             cm.run()

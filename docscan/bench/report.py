@@ -72,6 +72,19 @@ def fmt(x, digits=2, suffix="") -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}{suffix}"
 
 
+def method_label(run: ModelRun) -> str:
+    """How a run's per-op times were taken, for tables: "LiteRT profiler", "one-op cuts",
+    "one-op cuts (fallback)" where a requested profiler was not available, "" without ops."""
+    from docscan.bench.devices import METHOD_NAMES
+
+    text = METHOD_NAMES.get(run.extra.get("per_op_method_name", ""), "")
+    if text and run.extra.get("per_op_fallback"):
+        return text + " (fallback)"
+    if not text and run.ops:
+        return "benchmark_model" if run.device_kind == "phone" else ("estimated" if run.device_kind == "estimated" else "")
+    return text
+
+
 def per_op_total(run: ModelRun) -> float:
     return sum(o.ms for o in run.ops)
 
@@ -119,6 +132,8 @@ def summary(report: BenchReport) -> dict:
             "latency": [{"device": label(r), "emulated": r.emulated, "runtime": r.runtime, "median_ms": r.median_ms,
                          "iqr_ms": spread(r), "runs": len(r.latency_ms),
                          "per_op_sum_ms": per_op_total(r) if r.ops else None,
+                         "per_op_method": method_label(r) or None,
+                         "per_op_fallback": r.extra.get("per_op_fallback"),
                          "per_op_gap_pct": (100.0 * (per_op_total(r) - r.median_ms) / r.median_ms
                                             if r.ops and r.median_ms else None)} for r in runs],
             "ratio_32_64": ratio(pair[0].median_ms, pair[1].median_ms) if pair else None,

@@ -24,6 +24,9 @@ REPORT_FILE = "docscan-bench.json"      # written in -o DIR, with its PNG beside
 @click.option("--per-op/--no-per-op", default=True, show_default=True,
               help="Per-op timings (one-op models cut from each model, timed on the same device).")
 @click.option("--op-runs", type=int, default=None, help="Timed runs per one-op model (default: --runs).")
+@click.option("--per-op-method", type=click.Choice(["auto", "cuts", "profiler"]), default="auto", show_default=True,
+              help="Per-op times from one-op cuts, or LiteRT's own profiler (host, emu:aarch64); auto: the "
+                   "profiler where the device has it, else cuts (said in the report).")
 @click.option("-o", "--outdir", default=".", show_default=True,
               help=f"Output folder: {REPORT_FILE} and a PNG chart beside it (the gate: {VERDICT_FILE}).")
 @click.option("--no-png", is_flag=True, help="Skip the PNG chart.")
@@ -39,7 +42,7 @@ REPORT_FILE = "docscan-bench.json"      # written in -o DIR, with its PNG beside
                    "(default ~/.config/docscan/android.toml).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @gate_options   # --baseline FILE --check / --update-baseline [--deterministic]: bench_gate.py
-def command(models, devices, runs, warmup, threads, xnnpack, per_op, op_runs, outdir, no_png, top,
+def command(models, devices, runs, warmup, threads, xnnpack, per_op, op_runs, per_op_method, outdir, no_png, top,
             parse_files, compare, benchmark_binaries, android_config, quiet, **gate_flags):
     """Benchmark MODEL.tflite files on host, emulated ARM (qemu) and phones, with per-op tables.
 
@@ -81,7 +84,8 @@ def command(models, devices, runs, warmup, threads, xnnpack, per_op, op_runs, ou
                                    "must be >= 1, warm-up >= 0")
             from docscan.bench.run import run_bench
             report = run_bench(models, list(devices), runs=runs, warmup=warmup, threads=threads, xnnpack=xnnpack,
-                               per_op=per_op, op_runs=op_runs, progress=progress, phone=phone)
+                               per_op=per_op, op_runs=op_runs, progress=progress, phone=phone,
+                               per_op_method=per_op_method)
     print_report(report, top=top)
     for path in rep.save(report, folder / REPORT_FILE, png=not no_png):
         click.echo(f"wrote {path}")

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from docscan.bench.report import EMU_WARNING, by_model, fmt, label, op_rows, op_type_rows, pair_32_64, per_op_total, ratio, spread
+from docscan.bench.report import (
+    EMU_WARNING,
+    by_model,
+    fmt,
+    label,
+    method_label,
+    op_rows,
+    op_type_rows,
+    pair_32_64,
+    per_op_total,
+    ratio,
+    spread,
+)
 from docscan.bench.schema import BenchReport
 
 
@@ -18,14 +30,17 @@ def print_report(report: BenchReport, console=None, top: int = 15) -> None:
     for model, runs in by_model(report).items():
         pair = pair_32_64(runs)
         t = Table(title=f"{model}: whole-model latency (ms per inference)", title_justify="left")
-        for col in ("device", "runtime", "threads", "runs", "median", "IQR", "per-op sum", "gap"):
-            t.add_column(col, justify="left" if col in ("device", "runtime") else "right")
+        for col in ("device", "runtime", "threads", "runs", "median", "IQR", "per-op sum", "gap", "per-op method"):
+            t.add_column(col, justify="left" if col in ("device", "runtime", "per-op method") else "right")
         for r in runs:
             tot = per_op_total(r) if r.ops else None
             gap = 100.0 * (tot - r.median_ms) / r.median_ms if tot is not None and r.median_ms else None
             t.add_row(label(r), r.runtime, str(r.threads), str(len(r.latency_ms)), fmt(r.median_ms, 3),
-                      spread(r), fmt(tot, 3), fmt(gap, 0, "%"))
+                      spread(r), fmt(tot, 3), fmt(gap, 0, "%"), method_label(r) or "-")
         console.print(t)
+        for r in runs:
+            if r.extra.get("per_op_fallback"):
+                console.print(f"  {label(r)}: {r.extra['per_op_fallback']}", markup=False)
         if pair:
             console.print(f"  32/64 whole-model ratio ({label(pair[0])} / {label(pair[1])}): "
                           f"{fmt(ratio(pair[0].median_ms, pair[1].median_ms))}")
@@ -61,7 +76,7 @@ def print_report(report: BenchReport, console=None, top: int = 15) -> None:
         console.print(t)
     methods = sorted({r.per_op_method for r in report.runs if r.per_op_method})
     for m in methods:
-        console.print(f"per-op method: {m}")
+        console.print(f"per-op method: {m}", markup=False)
     if any_emu:
         console.print(f"[bold]{EMU_WARNING}[/bold]")
     # Modelled cores: each says how it was estimated (core, clock, method), once.

@@ -10,7 +10,10 @@ regression gate reach devices through nothing else. A new kind of device is one 
 module: a class implementing ``Device`` and a ``parse(spec, config)`` that returns one
 for the specs it owns (None for the others), named in ``KINDS`` (its specs in ``USAGE``).
 A device that runs docscan's timing loop (``device_runner.py``) can extend
-``runner.RunnerDevice``, which supplies the per-op timings from one-op cuts.
+``runner.RunnerDevice``, which supplies the per-op timings from one-op cuts, or from LiteRT's
+own profiler (``litert_profiler.py``) where the device has it (``profiler_unavailable``
+returns "" there; host and emu:aarch64 do, emu:armv7 has only tflite-runtime 2.14).
+``resolve_per_op_method`` picks the method per device (``--per-op-method auto|cuts|profiler``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ class Job:
     label: str
     runs: int
     warmup: int
+    profile: bool = False   # whole-model times and per-op events from LiteRT's profiler (litert_profiler)
+    litert: bool = False    # whole-model times through the profiler's CompiledModel loop, unprofiled
+
+
+PER_OP_METHODS = ("auto", "cuts", "profiler")   # auto: the profiler where the device has it, else cuts
+METHOD_NAMES = {"cuts": "one-op cuts", "profiler": "LiteRT profiler"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,8 @@ class RunSettings:
     seed: int = 0                # input values
     per_op: bool = True
     op_runs: int | None = None   # timed runs per one-op model (None: ``runs``)
+    per_op_method: str = "cuts"  # cuts | profiler once resolved per device (``resolve_per_op_method``)
+    per_op_note: str = ""        # why a requested profiler was not used ("auto" fell back to cuts)
 
 
 @dataclass
@@ -93,6 +104,25 @@ class Device(Protocol):
 KINDS = ("host", "emulated", "phone", "core")   # modules of this package, asked in this order
 # What the kinds accept, for the message about an unknown device.
 USAGE = ("host", "emu:armv7", "emu:aarch64", "core:CORE/ISA[@MHz]", "adb:SERIAL", "adb:SERIAL/ABI")
+
+
+def resolve_per_op_method(device, requested: str, settings: RunSettings) -> tuple[str, str]:
+    """(method, note) for one device: "cuts" or "profiler"; the note says why "auto" fell back
+    to cuts. Devices with their own per-op timings (``profiles_ops``: phones) keep them ("own").
+    An explicit "profiler" the device cannot do is a one-line error, before anything runs."""
+    if requested not in PER_OP_METHODS:
+        raise DocscanError(f"--per-op-method {requested}: choose {', '.join(PER_OP_METHODS)}")
+    if device.profiles_ops:
+        return "own", ""
+    check = getattr(device, "profiler_unavailable", None)
+    if requested == "cuts" or (check is None and requested == "auto"):
+        return "cuts", ""
+    why = check(settings) if check else "its per-op times are estimated from one-op cuts"
+    if not why:
+        return "profiler", ""
+    if requested == "profiler":
+        raise DocscanError(f"{device.spec}: no LiteRT profiler: {why} (--per-op-method auto falls back to one-op cuts)")
+    return "cuts", f"per-op method: one-op cuts, not the LiteRT profiler ({why})"
 
 
 def parse_device(spec: str, config: dict | None = None) -> Device:

@@ -11,6 +11,17 @@ Two ways in, chosen automatically (override with DOCSCAN_EMU_MODE=chroot|qemu):
   absolute paths in ROOTFS first, but symlinks are resolved by the host kernel: Debian's
   libblas.so.3 is an absolute symlink through /etc/alternatives, so numpy only loads when
   LD_LIBRARY_PATH names the rootfs's blas/lapack folders.
+
+LiteRT's own per-op profiler (``--per-op-method profiler|auto``) on emu:aarch64: PyPI's
+ai-edge-litert wheel for manylinux_2_27_aarch64 (cp311) is downloaded once and its
+``libLiteRt.so`` kept in ``cache_dir("litert-VERSION-aarch64")`` (the rootfs is not touched);
+each profiled run links it into the run's scratch folder beside ``device_runner.py`` and
+``litert_profiler.py``, which drives it through ctypes (no numpy, no pybind module needed).
+LiteRT's cpuinfo needs the CPU lists in /sys and an ARM /proc/cpuinfo (without them XNNPACK
+fails to start; the host's x86 ones crash it), so the run gets a one-CPU Cortex-A76
+/proc/cpuinfo and /sys/devices/system/cpu lists, bind-mounted over the rootfs's empty /proc
+and /sys in a private mount namespace (``unshare``) that ends with the run. Hence chroot
+mode only. armv7 has no ai-edge-litert build at all (tflite-runtime 2.14 only): no profiler.
 """
 
 from __future__ import annotations
@@ -19,20 +30,32 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from docscan.bench import device_runner
+from docscan.bench import device_runner, litert_profiler
 from docscan.bench.devices import Job, RunSettings, Timings
-from docscan.bench.devices.runner import RunnerDevice, timings_of
+from docscan.bench.devices.runner import RunnerDevice, profiler_limits, timings_of
 from docscan.bench.rootfs import Isa, ensure_binfmt, ensure_rootfs, get_isa, is_complete, read_marker, rootfs_path
 from docscan.errors import DocscanError
 from docscan.machine import host_cpu
+from docscan.paths import cache_dir
 from docscan.progress import Progress, silent
 
 RUNNER = Path(device_runner.__file__)
+PROFILER = Path(litert_profiler.__file__)
+LITERT_VERSION = "2.3.0"
+LITERT_PLATFORM = "manylinux_2_27_aarch64"     # pip 23 matches --platform tags exactly
+LITERT_RUNTIME = f"ai-edge-litert {LITERT_VERSION} (CompiledModel C API, {LITERT_PLATFORM} wheel)"
+NO_ARMV7_PROFILER = ("emu:armv7 has only tflite-runtime 2.14 (ai-edge-litert publishes no 32-bit ARM build, "
+                     "and LiteRT's profiler is not reachable from tflite-runtime's Python API)")
+# What LiteRT's cpuinfo reads in a profiled run (see the module doc): one Cortex-A76 (0xd0b).
+FAKE_CPUINFO = ("processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd\nCPU implementer\t: 0x41\n"
+                "CPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: 0xd0b\nCPU revision\t: 1\n\n")
 
 
 def parse(spec: str, config: dict) -> Emulated | None:
@@ -56,6 +79,19 @@ class Emulated(RunnerDevice):
                           progress=progress)
         return timings_of(result, self.describe())
 
+    def profiler_unavailable(self, settings: RunSettings) -> str:
+        if self.isa != "aarch64":
+            return NO_ARMV7_PROFILER
+        if mode() != "chroot":
+            return ("on emu:aarch64 it needs chroot mode (root): LiteRT must see a faked ARM /proc/cpuinfo, "
+                    "which qemu mode cannot give it")
+        if shutil.which("unshare") is None:
+            return "unshare (util-linux) is not installed"
+        return profiler_limits(settings)
+
+    def prepare_profiler(self, progress: Progress = silent) -> None:
+        ensure_litert(progress)
+
     def count_instructions(self, model: Path, *, threads: int = 1, xnnpack: bool = True, use_cache: bool = True,
                            progress: Progress = silent):
         from docscan.regress.instructions import count_emulated
@@ -64,6 +100,54 @@ class Emulated(RunnerDevice):
 
     def describe(self) -> str:
         return describe(self.isa)
+
+
+def litert_folder() -> Path:
+    return cache_dir(f"litert-{LITERT_VERSION}-aarch64")
+
+
+def ensure_litert(progress: Progress = silent) -> Path:
+    """``libLiteRt.so`` of PyPI's ai-edge-litert aarch64 wheel, downloaded on the host once and cached."""
+    folder = litert_folder()
+    lib = folder / "libLiteRt.so"
+    if lib.is_file():
+        return lib
+    progress(f"emu:aarch64: downloading ai-edge-litert {LITERT_VERSION} ({LITERT_PLATFORM})", None, None)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=folder.name + ".partial-") as tmp:
+        tmp = Path(tmp)
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", f"ai-edge-litert=={LITERT_VERSION}",
+                               "--platform", LITERT_PLATFORM, "--python-version", "311", "--only-binary=:all:",
+                               "--no-deps", "--disable-pip-version-check", "-d", str(tmp / "dl")],
+                              capture_output=True, text=True)
+        wheels = list((tmp / "dl").glob("*.whl"))
+        if proc.returncode != 0 or not wheels:
+            last = (proc.stderr.strip().splitlines() or ["no wheel"])[-1]
+            raise DocscanError(f"emu:aarch64: cannot download ai-edge-litert {LITERT_VERSION} for {LITERT_PLATFORM} "
+                               f"from PyPI (the LiteRT profiler needs it): {last[:200]}")
+        out = tmp / "litert"
+        out.mkdir()
+        try:
+            with zipfile.ZipFile(wheels[0]) as zf:
+                (out / "libLiteRt.so").write_bytes(zf.read("ai_edge_litert/libLiteRt.so"))
+                meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+                (out / "METADATA").write_bytes(zf.read(meta))
+        except (zipfile.BadZipFile, KeyError, StopIteration):
+            raise DocscanError(f"{wheels[0].name}: no libLiteRt.so in the ai-edge-litert wheel") from None
+        (out / "SOURCE").write_text(wheels[0].name + "\n")
+        try:
+            os.replace(out, folder)
+        except OSError:
+            if not lib.is_file():       # another process got there first, or a real failure
+                raise
+    return lib
+
+
+def _place(src: Path, dest: Path) -> None:
+    try:
+        os.link(src, dest)      # same file system as the cache: no copy
+    except OSError:
+        shutil.copyfile(src, dest)
 
 
 def mode() -> str:
@@ -84,6 +168,9 @@ def run_jobs(isa_name: str, jobs: list[Job], *, threads: int = 1, xnnpack: bool 
     isa = get_isa(isa_name)
     root = ensure_rootfs(isa.name)
     how = mode()
+    profiled = any(j.profile or j.litert for j in jobs)
+    if profiled and (isa.name != "aarch64" or how != "chroot"):
+        raise DocscanError(f"emu:{isa.name}: the LiteRT profiler runs on emu:aarch64 in chroot mode only")
     if how == "chroot":
         ensure_binfmt(isa)          # a reboot forgets the registration; the cache survives it
         _sweep(root / "tmp")
@@ -97,22 +184,45 @@ def run_jobs(isa_name: str, jobs: list[Job], *, threads: int = 1, xnnpack: bool 
                 guest = "/" + str(dest.relative_to(root))
             else:
                 guest = str(Path(job.path).resolve())
-            models.append({"path": guest, "label": job.label, "runs": job.runs, "warmup": job.warmup})
+            models.append({"path": guest, "label": job.label, "runs": job.runs, "warmup": job.warmup,
+                           **({"profile": True} if job.profile else {}), **({"litert": True} if job.litert else {})})
         spec = {"models": models, "threads": threads, "xnnpack": xnnpack, "seed": seed,
                 "return_outputs": return_outputs}
-        (tmp / "spec.json").write_text(json.dumps(spec))
         shutil.copyfile(RUNNER, tmp / "device_runner.py")
         if how == "chroot":
             guest_tmp = "/" + str(tmp.relative_to(root))
             argv = [shutil.which("chroot") or "/usr/sbin/chroot", str(root), "/usr/bin/python3", f"{guest_tmp}/device_runner.py",
                     f"{guest_tmp}/spec.json"]
             env = _clean_env()
+            if profiled:
+                spec["litert"] = {"lib": f"{guest_tmp}/libLiteRt.so", "runtime": LITERT_RUNTIME}
+                argv = _profiler_argv(root, tmp, argv)
         else:
             argv = [_qemu(isa), "-L", str(root), str(root / "usr/bin/python3"),
                     str(tmp / "device_runner.py"), str(tmp / "spec.json")]
             lib = root / "usr" / "lib" / isa.triplet
             env = {**_clean_env(), "LD_LIBRARY_PATH": f"{lib / 'blas'}:{lib / 'lapack'}"}
+        (tmp / "spec.json").write_text(json.dumps(spec))
         return _run(argv, env, isa, progress, timeout)
+
+
+def _profiler_argv(root: Path, tmp: Path, argv: list[str]) -> list[str]:
+    """``argv`` (a chroot) wrapped for a LiteRT-profiled run: libLiteRt.so and litert_profiler.py
+    beside the runner, and a faked ARM CPU in /proc and /sys of a private mount namespace."""
+    _place(ensure_litert(), tmp / "libLiteRt.so")
+    shutil.copyfile(PROFILER, tmp / "litert_profiler.py")
+    cpu = tmp / "sys" / "devices" / "system" / "cpu"
+    cpu.mkdir(parents=True)
+    for name in ("possible", "present", "online"):
+        (cpu / name).write_text("0\n")
+    (tmp / "proc").mkdir()
+    (tmp / "proc" / "cpuinfo").write_text(FAKE_CPUINFO)
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise DocscanError("emu:aarch64: unshare is not installed (apt package util-linux); the LiteRT profiler needs it")
+    script = 'mount --bind "$1" "$3/sys" && mount --bind "$2" "$3/proc" && shift 3 && exec "$@"'
+    return [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh",
+            str(tmp / "sys"), str(tmp / "proc"), str(root), *argv]
 
 
 def _sweep(folder: Path, max_age_s: float = 6 * 3600) -> None:
