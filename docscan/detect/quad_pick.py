@@ -26,6 +26,9 @@ from docscan.detect.quad_candidates import Candidates, LineTable
 from docscan.detect.quad_lines import Line
 from docscan.detect.quad_params import QuadParams
 
+_NEXT = np.array([1, 2, 3, 0])     # corner k -> k + 1 (np.roll costs tens of us here)
+_PERP = np.array([-1.0, 1.0])      # (x, y)[::-1] * _PERP = (-y, x)
+
 
 @dataclass
 class Pick:
@@ -40,8 +43,10 @@ class Pick:
 def pick(cands: Candidates, lines: list[Line], params: QuadParams, h: int, w: int,
          region: np.ndarray | None = None) -> Pick:
     iou = None
+    size = min(h, w)
+    inside = None      # _lines_inside of the pick, computed once for both of its uses
     if region is None:
-        best = _edge_pick(cands, lines, params, min(h, w))
+        best = _edge_pick(cands, lines, params, size)
     else:
         top = np.arange(min(params.region_rerank, len(cands.line_ids)))
         ious = _region_ious(cands.corners[top], region, params.region_scale)
@@ -50,12 +55,16 @@ def pick(cands: Candidates, lines: list[Line], params: QuadParams, h: int, w: in
         iou = float(ious[best])
         defer = float(ious.max()) < params.region_trust   # no candidate fits the region: no guide
         if not defer and params.region_defer > 0 and len(lines) > 4:
-            defer = _line_across(cands, best, lines, params, min(h, w))
+            inside = _pick_inside(cands, best, lines, size)
+            defer = _line_across(cands, best, lines, params, size, inside)
         if defer:   # the edge finder's own choice decides
-            best = _edge_pick(cands, lines, params, min(h, w))
+            best = _edge_pick(cands, lines, params, size)
             iou = float(_region_ious(cands.corners[[best]], region, params.region_scale)[0])
+            inside = None
     confidence = float(cands.supported[best].sum() / max(cands.in_frame[best].sum(), 1.0))
-    inner = float(_inner_support(cands.corners[best], cands.line_ids[best], cands.table, lines, min(h, w)))
+    if inside is None:
+        inside = _pick_inside(cands, best, lines, size)
+    inner = _inner_support(inside, cands.table, lines)
     return Pick(cands.line_ids[best], cands.corners[best], confidence, iou,
                 _quality(confidence, iou, inner, params), inner)
 
@@ -82,11 +91,19 @@ def _edge_pick(cands: Candidates, lines: list[Line], params: QuadParams, size: i
     return 0
 
 
-def _line_across(cands: Candidates, best: int, lines: list[Line], params: QuadParams, size: int) -> bool:
-    """Whether a strong line runs right across candidate ``best`` away from the frame centre."""
+def _pick_inside(cands: Candidates, best: int, lines: list[Line], size: int):
+    """``_lines_inside`` of candidate ``best`` alone, for every line but the frame borders."""
+    not_border = np.array([not ln.border for ln in lines])
+    return _lines_inside(cands.corners[[best]], cands.line_ids[[best]], cands.table, not_border, 0.05 * size)
+
+
+def _line_across(cands: Candidates, best: int, lines: list[Line], params: QuadParams, size: int,
+                 inside=None) -> bool:
+    """Whether a strong line runs right across candidate ``best`` away from the frame centre.
+    ``inside``: its ``_pick_inside``, when already computed."""
     corners = cands.corners[best]
     inner, line = _interior_support(cands.corners[[best]], cands.line_ids[[best]], cands.table, lines, size,
-                                    params.interior_cover)
+                                    params.interior_cover, inside)
     # a strong line runs right across the region's pick: a book's gutter or a page in
     # front of a picture, which the region head tends to merge on real photos (the
     # price: a sharp fold across a page is split too, as without the region) ...
@@ -103,16 +120,20 @@ def _line_across(cands: Candidates, best: int, lines: list[Line], params: QuadPa
     return across
 
 
-def _interior_support(corners, line_ids, table: LineTable, lines: list[Line], size: int, min_cover: float):
+def _interior_support(corners, line_ids, table: LineTable, lines: list[Line], size: int, min_cover: float,
+                      inside=None):
     """Per candidate: (edge support of the strongest other real line running right across
     the quad, that line's index).
 
     Each line is clipped to the quad (4 half-planes), the ends within ``margin`` of the
     outline are dropped (lines that merely cross a corner region), and lines hugging a
-    side (a double edge, a shadow) are ignored.
+    side (a double edge, a shadow) are ignored. ``inside``: ``_lines_inside`` of these quads
+    for the lines that are not frame borders, when already computed.
     """
-    real = np.array([not ln.border for ln in lines])
-    use, lo, hi, depth, slope, j, edges = _lines_inside(corners, line_ids, table, real, 0.05 * size)
+    if inside is None:
+        real = np.array([not ln.border for ln in lines])
+        inside = _lines_inside(corners, line_ids, table, real, 0.05 * size)
+    use, lo, hi, depth, slope, j, edges = inside
     sup = np.where(use, table.sums(j, np.where(use, lo, 0.0), np.where(use, hi, 0.0))[0], 0.0)
     length = np.where(use, hi - lo, 0.0)
     # Only lines that run all the way across count: supported over most of the crossing
@@ -136,13 +157,14 @@ def _interior_support(corners, line_ids, table: LineTable, lines: list[Line], si
     return strength.max(axis=1), strength.argmax(axis=1)
 
 
-def _inner_support(corners, line_ids, table: LineTable, lines: list[Line], size: int) -> float:
+def _inner_support(inside, table: LineTable, lines: list[Line]) -> float:
     """Edge support of the edge lines inside one quad (clipped ``0.05 * size`` short of its
-    outline, not its own sides nor lines hugging them), per pixel of its perimeter."""
-    real = np.array([not ln.border and not ln.from_region for ln in lines])
-    use, lo, hi, _, _, j, edges = _lines_inside(corners[None], line_ids[None], table, real, 0.05 * size)
+    outline, not its own sides nor lines hugging them), per pixel of its perimeter, from its
+    ``_pick_inside``: the region outline's sides are not edge lines."""
+    use, lo, hi, _, _, j, edges = inside
+    use = use & ~np.array([ln.from_region for ln in lines])[None, :]
     sup = np.where(use, table.sums(j, np.where(use, lo, 0.0), np.where(use, hi, 0.0))[0], 0.0)
-    return float(sup.sum() / max(float(np.linalg.norm(edges[0], axis=-1).sum()), 1.0))
+    return float(sup.sum() / max(float(np.sqrt((edges[0] * edges[0]).sum(axis=-1)).sum()), 1.0))
 
 
 def _lines_inside(corners, line_ids, table: LineTable, real: np.ndarray, margin: float):
@@ -152,12 +174,12 @@ def _lines_inside(corners, line_ids, table: LineTable, real: np.ndarray, margin:
     per side, the line's point's inward distance and the inward rate along it; j (K, n):
     line indices; edges (K, 4, 2): the quads' side vectors)."""
     n_quads, n = len(corners), len(table.points)
-    edges = np.roll(corners, -1, axis=1) - corners                                  # (K, 4, 2)
-    area2 = (corners[..., 0] * np.roll(corners[..., 1], -1, axis=1)
-             - corners[..., 1] * np.roll(corners[..., 0], -1, axis=1)).sum(axis=1)
+    following = corners[:, _NEXT]
+    edges = following - corners                                                   # (K, 4, 2)
+    area2 = (corners[..., 0] * following[..., 1] - corners[..., 1] * following[..., 0]).sum(axis=1)
     sgn = np.sign(area2)[:, None, None]
-    inward = np.stack([-edges[..., 1], edges[..., 0]], axis=-1) * sgn                # inward normals
-    inward /= np.maximum(np.linalg.norm(inward, axis=-1, keepdims=True), 1e-9)
+    inward = edges[..., ::-1] * _PERP * sgn                                       # inward normals
+    inward /= np.maximum(np.sqrt((inward * inward).sum(axis=-1, keepdims=True)), 1e-9)
     offset = (inward * corners).sum(-1)                                           # (K, 4)
     # constraint per side: depth + t * slope >= margin, with depth = inward.point_j - offset,
     # slope = inward.dir_j
@@ -172,7 +194,7 @@ def _lines_inside(corners, line_ids, table: LineTable, real: np.ndarray, margin:
     # not one of the quad's own sides, and not hugging one
     own = np.zeros((n_quads, n), bool)
     own[np.arange(n_quads)[:, None], line_ids] = True
-    cosang = np.abs((edges / np.maximum(np.linalg.norm(edges, axis=-1, keepdims=True), 1e-9)) @ table.dirs.T)
+    cosang = np.abs((edges / np.maximum(np.sqrt((edges * edges).sum(axis=-1, keepdims=True)), 1e-9)) @ table.dirs.T)
     near_side = ((cosang > np.cos(np.deg2rad(10))) & (np.abs(depth) < 2 * margin)).any(axis=1)
     use = inside & ~own & ~near_side
     j = np.broadcast_to(np.arange(n), (n_quads, n))
