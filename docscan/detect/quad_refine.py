@@ -7,11 +7,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from docscan.detect.geometry import intersect_lines, line_through_points
 from docscan.detect.quad_lines import Line
 from docscan.detect.quad_params import QuadParams
 
 EDGE_MAP_BAND = 2.5    # pixels each side of a side where the edge map's mass is refitted
+EDGE_MAP_SAMPLES = 24  # cross-sections per side there
 MAX_SAMPLES = 64     # samples along a side for refine_corners (fewer on short sides)
 # index tables of the four-sides-at-once refinement
 _NEXT, _PREV = np.array([1, 2, 3, 0]), np.array([3, 0, 1, 2])
@@ -24,58 +24,59 @@ MAX_MOVE = 0.03        # a refit corner moving more than this share of the map's
 def refine_on_edge_map(p: np.ndarray, lines: list[Line], line_ids, corners, params: QuadParams) -> np.ndarray:
     """Refit the quad's real sides to the edge map and re-intersect them; frame borders,
     failed refits and corners a refit would move far keep the coarse answer."""
-    pairs = [(corners[(k - 1) % 4], corners[k]) for k in range(4)]
-    fits = _refit_sides(p, pairs, EDGE_MAP_BAND, params.support_lo)
-    sides = []
+    corners = np.asarray(corners, np.float64)
+    # side k runs from corner k - 1 to corner k, on line line_ids[k]
+    dirs, points, fitted = _refit_sides(p, corners[_PREV], corners, EDGE_MAP_BAND, params.support_lo)
     for k in range(4):
         ln = lines[line_ids[k]]
-        sides.append(fits[k] if (fits[k] is not None and not ln.border) else (ln.d, ln.c))
-    out = []
-    for k in range(4):
-        x = intersect_lines(sides[k][0], sides[k][1], sides[(k + 1) % 4][0], sides[(k + 1) % 4][1])
-        # a refit that moves a corner far is a refit gone wrong: keep the coarse corner
-        if x is None or np.linalg.norm(x - corners[k]) > MAX_MOVE * float(np.hypot(*p.shape)):
-            x = corners[k]
-        out.append(x)
-    return np.array(out)
+        if ln.border or not fitted[k]:
+            dirs[k], points[k] = ln.d, ln.c
+    # corner k is where side k meets side k + 1
+    d2, c2 = dirs[_NEXT], points[_NEXT]
+    den = dirs[:, 0] * d2[:, 1] - dirs[:, 1] * d2[:, 0]
+    meets = np.abs(den) >= 1e-9
+    diff = c2 - points
+    t = (diff[:, 0] * d2[:, 1] - diff[:, 1] * d2[:, 0]) / np.where(meets, den, 1.0)
+    x = points + t[:, None] * dirs
+    # a refit that moves a corner far is a refit gone wrong: keep the coarse corner
+    near = np.sqrt(((x - corners) ** 2).sum(axis=1)) <= MAX_MOVE * float(np.hypot(*p.shape))
+    return np.where((meets & near)[:, None], x, corners)
 
 
-def _refit_sides(p: np.ndarray, quads_sides, band: float, lo: float):
-    """Refit each side (a, b) to the edge-map mass within ``band`` pixels of it.
+def _refit_sides(p: np.ndarray, starts: np.ndarray, ends: np.ndarray, band: float, lo: float):
+    """Refit each side (starts[k] to ends[k]) to the edge-map mass within ``band`` pixels
+    of it: (directions (4, 2), points (4, 2), fitted (4,)).
 
     One remap for all sides; per side, the mass-weighted centre of each cross-section
     gives a sub-pixel ridge point and a weighted TLS line goes through them. Sides with
-    too little mass come back as None.
+    too little mass, or whose line turned more than 5 degrees, are not fitted.
     """
     h, w = p.shape
-    n_t, offs = 24, np.arange(-band, band + 0.25, 0.5)
-    grid, meta = [], []
-    for a, b in quads_sides:
-        length = float(np.linalg.norm(b - a))
-        d = (b - a) / max(length, 1e-9)
-        n = np.array([-d[1], d[0]])
-        # skip the ends: corners are where occluders and rounded page corners live
-        ts = np.linspace(0.1 * length, 0.9 * length, n_t)
-        grid.append(a[None, None, :] + ts[:, None, None] * d + offs[None, :, None] * n)
-        meta.append((a, d, n, ts, length))
-    grid = np.concatenate(grid, axis=0)                                   # (4 * n_t, n_off, 2)
-    x, y = grid[..., 0].astype(np.float32), grid[..., 1].astype(np.float32)
+    n_t, offs = EDGE_MAP_SAMPLES, np.arange(-band, band + 0.25, 0.5)
+    diff = ends - starts
+    length = np.sqrt((diff * diff).sum(axis=1))
+    d = diff / np.maximum(length, 1e-9)[:, None]
+    n = d[:, ::-1] * _PERP
+    # skip the ends: corners are where occluders and rounded page corners live
+    # (np.linspace(0.1 * length, 0.9 * length, n_t) per side)
+    lo_t, hi_t = 0.1 * length, 0.9 * length
+    ts = np.arange(n_t)[None, :] * ((hi_t - lo_t) / (n_t - 1))[:, None] + lo_t[:, None]
+    ts[:, -1] = hi_t
+    base = starts[:, None, :] + ts[..., None] * d[:, None, :]                      # (4, n_t, 2)
+    grid = base[:, :, None, :] + offs[None, None, :, None] * n[:, None, None, :]    # (4, n_t, n_off, 2)
+    x = grid[..., 0].reshape(4 * n_t, -1).astype(np.float32)
+    y = grid[..., 1].reshape(4 * n_t, -1).astype(np.float32)
     vals = cv2.remap(p, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     inside = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
-    vals = np.clip(np.where(inside, vals, 0.0) - lo, 0, None)
-    out = []
-    for k, (a, d, n, ts, length) in enumerate(meta):
-        v = vals[k * n_t:(k + 1) * n_t]
-        mass = v.sum(axis=1)
-        good = mass > 1e-3
-        if length < 4 or good.sum() < 6:
-            out.append(None)
-            continue
-        centre_off = (v[good] @ offs) / mass[good]
-        q = a[None, :] + ts[good, None] * d + centre_off[:, None] * n
-        dn, c = line_through_points(q, mass[good])
-        out.append((dn, c) if abs(np.dot(dn, d)) >= np.cos(np.deg2rad(5.0)) else None)
-    return out
+    v = np.maximum(np.where(inside, vals, 0.0) - lo, 0).reshape(4, n_t, -1)
+    mass = v.sum(axis=2)
+    good = mass > 1e-3
+    fitted = (length >= 4) & (good.sum(axis=1) >= 6)
+    centre_off = (v @ offs) / np.where(good, mass, 1.0)
+    q = base + centre_off[..., None] * n[:, None, :]
+    dn, c = _tls_lines(q, np.where(good, mass, 0.0))
+    fitted &= np.abs((dn * d).sum(axis=1)) >= np.cos(np.deg2rad(5.0))
+    return dn, c, fitted
 
 
 class RefineScratch:
