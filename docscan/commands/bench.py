@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from docscan.commands.bench_gate import VERDICT_FILE, gate_options, run_gate, wants_gate
+from docscan.commands.bench_pipeline import pipeline_options, run_pipeline_command, take_pipeline_flags
 from docscan.errors import DocscanError
 
 REPORT_FILE = "docscan-bench.json"      # written in -o DIR, with its PNG beside it
@@ -42,6 +43,7 @@ REPORT_FILE = "docscan-bench.json"      # written in -o DIR, with its PNG beside
                    "(default ~/.config/docscan/android.toml).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @gate_options   # --baseline FILE --check / --update-baseline [--deterministic]: bench_gate.py
+@pipeline_options   # --pipeline PHOTO [--pipeline-kind] [--pipeline-frames]: bench_pipeline.py
 def command(models, devices, runs, warmup, threads, xnnpack, per_op, op_runs, per_op_method, outdir, no_png, top,
             parse_files, compare, benchmark_binaries, android_config, quiet, **gate_flags):
     """Benchmark MODEL.tflite files on host, emulated ARM (qemu) and phones, with per-op tables.
@@ -52,6 +54,7 @@ def command(models, devices, runs, warmup, threads, xnnpack, per_op, op_runs, pe
         --benchmark-binary armeabi-v7a=bm32 --benchmark-binary arm64-v8a=bm64
     docscan bench --compare phone/docscan-bench.json emulated/docscan-bench.json
     docscan bench --parse benchmark_model.log
+    docscan bench --pipeline photo.jpg -d emu:armv7 -d emu:aarch64 -o results/
     """
     from docscan.bench import report as rep
     from docscan.commands.bench_tables import print_report
@@ -60,6 +63,9 @@ def command(models, devices, runs, warmup, threads, xnnpack, per_op, op_runs, pe
     folder = output_folder(outdir)
     check_binary_flags(benchmark_binaries)
     phone = {"binaries": android_config, "overrides": list(benchmark_binaries)}
+    pipeline_flags = take_pipeline_flags(gate_flags)
+    if pipeline_flags["pipeline"] is not None:
+        return run_pipeline_command(models, devices, folder, not no_png, quiet, **pipeline_flags)
     with ProgressDisplay(enabled=not quiet, stderr=True) as progress:
         if wants_gate(gate_flags):
             code = run_gate(models, devices, **gate_flags, runs=runs, warmup=warmup, threads=threads,
