@@ -110,7 +110,6 @@ class RunnerDevice:
             run.extra["per_op_gap_pct"] = 100.0 * (total - run.median_ms) / run.median_ms if run.median_ms else None
         return run
 
-
     def _profiled(self, model: Path, settings: RunSettings, progress: Progress) -> ModelRun:
         def report(text: str, done: int | None = None, total: int | None = None) -> None:
             progress(f"{self.label}: {model.name} (LiteRT profiler)", done, total)
@@ -122,7 +121,8 @@ class RunnerDevice:
         inventory = litert_profiler.model_ops(model)
         events, mapped, notes = litert_profiler.map_ops(whole["ops"], [t for t, _ in inventory])
         ops = [OpTiming(e.op_type or e.runtime_name, e.us / 1000.0, inventory[e.op_index][1] if mapped else "",
-                        e.op_index, extra={"runtime_name": e.runtime_name, "delegated": e.delegated})
+                        e.op_index, extra={"runtime_name": e.runtime_name, "delegated": e.delegated,
+                                           "median_ms": e.median_us / 1000.0})
                for e in events]
         facts = timings.facts
         run = ModelRun(model=model.name, device=self.spec, device_kind=self.kind, isa=self.isa,
