@@ -58,3 +58,23 @@ def test_estimate_is_deterministic(tiny, report):
     # Traced without the one-op cuts beside it, the whole model costs the same to within a few
     # cycles (a freshly built rootfs showed 1,160,703 vs 1,160,705).
     assert abs(first.cycles / report.runs[0].extra["cycles"] - 1) < 1e-5
+
+
+def test_kernels_follow_the_modelled_core(tiny):
+    """With the core's /proc/cpuinfo and XNNPACK's QS8 path, an A76 runs dot-product int8
+    kernels and an A72 does not; the method says what ran."""
+    from docscan.bench.estimate import decode
+    from docscan.bench.estimate.trace import trace_models
+
+    def sdot_share(core):
+        c = get_core(core)
+        tr = trace_models([tiny["int8"]], "aarch64", qemu_cpu=c.qemu_cpu["aarch64"], cpuinfo=c.cpuinfo("aarch64"))
+        assert tr.notes == ["XNNPACK delegate: fp32 and int8 (QS8/QU8 on)"] and "MIDR" in tr.plugin
+        seg = tr.segments[0]
+        blocks = {tr.blocks[b].key: tr.blocks[b] for b in seg}
+        texts = decode.disassemble(blocks, {k: "a64" for k in blocks})
+        total = sum(n * len(tr.blocks[b].sizes) for b, n in seg.items())
+        dots = sum(n * sum(1 for t in texts[tr.blocks[b].key] if t and t.startswith("sdot")) for b, n in seg.items())
+        return dots / total
+
+    assert sdot_share("a76") > 0.01 and sdot_share("a72") == 0

@@ -102,7 +102,8 @@ class CoreDevice:
         return "tflite-runtime 2.14.0 (traced under qemu)"
 
     def describe(self) -> str:
-        return (f"{self.core.name} {self.isa} at {self.clock_mhz:g} MHz - ESTIMATED (llvm-mca {self.core.llvm_cpu} "
+        model = self.core.llvm_cpu + ("" if self.core.llvm_cpu == self.core.name else " (stand-in)")
+        return (f"{self.core.name} {self.isa} at {self.clock_mhz:g} MHz - ESTIMATED (llvm-mca {model} "
                 f"model; clock and memory as {self.core.board})")
 
 

@@ -23,9 +23,9 @@ from docscan.bench.estimate.trace import Trace, trace_models
 from docscan.errors import DocscanError
 from docscan.progress import Progress, silent
 
-METHOD = ("ESTIMATED: the inference (tflite-runtime 2.14, XNNPACK, 1 thread) traced under qemu-user {qemu_cpu} with "
-          "docscan's block plugin; each block costed by llvm-mca-16 -mcpu={cpu} (steady state, loads hitting L1); "
-          "plus a per-op memory roofline (L2 {l2} KiB at {l2bw} B/cycle, DRAM {dram} GB/s); {mhz:g} MHz")
+METHOD = ("ESTIMATED: the inference (tflite-runtime 2.14, 1 thread; {kernels}) traced under qemu-user {qemu_cpu} with "
+          "docscan's block plugin; each block costed by llvm-mca-16 -mcpu={cpu}{stand_in} (steady state, loads hitting "
+          "L1); plus a per-op memory roofline (L2 {l2} KiB at {l2bw} B/cycle, DRAM {dram} GB/s); {mhz:g} MHz")
 
 
 @dataclass
@@ -59,6 +59,7 @@ class Estimate:
     thumb_pct: float = 0.0              # armv7: executed instructions decoded as Thumb
     runtime: str = ""
     seconds: dict = field(default_factory=dict)
+    other_models: dict = field(default_factory=dict)   # llvm-mca CPU -> whole-model compute cycles, same trace
 
     @property
     def cycles(self) -> float:
@@ -74,8 +75,14 @@ class Estimate:
 
 def estimate_model(model: Path, core: Core, isa: str, *, clock_mhz: float | None = None,
                    cuts: list[perop.OneOp] | None = None, per_op: bool = True, threads: int = 1,
+                   delegate: str = "xnnpack", other_cpus: tuple[str, ...] = (),
                    progress: Progress = silent) -> Estimate:
-    """Estimate ``model`` on ``core`` in ``isa``; ``cuts``: its one-op models (cut here if None)."""
+    """Estimate ``model`` on ``core`` in ``isa``; ``cuts``: its one-op models (cut here if None).
+
+    ``delegate``: what runs the ops (``trace.trace_models``): "xnnpack" (fp32 and int8, as LiteRT
+    does on phones), "default" (tflite-runtime 2.14's own choice) or "none" (built-in kernels).
+    ``other_cpus``: llvm-mca CPUs to cost the same trace with too (``Estimate.other_models``).
+    """
     isa = check_isa(core, isa)
     if threads != 1:
         raise DocscanError(f"{core.name}/{isa}: estimates are single-threaded (got --threads {threads})")
@@ -88,10 +95,14 @@ def estimate_model(model: Path, core: Core, isa: str, *, clock_mhz: float | None
     import tempfile
     with tempfile.TemporaryDirectory(prefix="docscan-estimate-") as tmp:
         pairs = perop.write_cuts(cuts, Path(tmp))
-        trace = trace_models([model, *[p for _, p in pairs]], isa, qemu_cpu=core.qemu_cpu[isa], threads=threads,
-                             progress=progress)
+        trace = trace_models([model, *[p for _, p in pairs]], isa, qemu_cpu=core.qemu_cpu[isa],
+                             cpuinfo=core.cpuinfo(isa), delegate=delegate, threads=threads, progress=progress)
     t1 = time.monotonic()
     costs, modes = cost_trace(trace, core, progress)
+    other = {}
+    for cpu in other_cpus:
+        alt, _ = cost_trace(trace, core, progress, llvm_cpu=cpu)
+        other[cpu] = sum(n * alt[trace.blocks[b].key][0] for b, n in trace.segments[0].items())
     t2 = time.monotonic()
 
     def segment(k: int) -> tuple[float, float, float, float]:
@@ -113,18 +124,21 @@ def estimate_model(model: Path, core: Core, isa: str, *, clock_mhz: float | None
         mem, where = memory.memory_cycles(memory.op_bytes(c.data), core, mhz)
         ops.append(OpEstimate(c.index, c.op_type, c.name, o_ins, o_cyc, mem, where))
     excess = sum(max(0.0, o.memory_cycles - o.compute_cycles) for o in ops)
-    method = METHOD.format(qemu_cpu=trace.plugin.split("qemu -cpu ")[-1], cpu=core.llvm_cpu, l2=core.l2_kib,
+    kernels = "; ".join(trace.notes) or "kernels: unknown"
+    stand_in = "" if core.llvm_cpu == core.name else f" (LLVM 16's stand-in for the {core.name})"
+    method = METHOD.format(kernels=kernels, qemu_cpu=trace.plugin.split("qemu -cpu ")[-1], cpu=core.llvm_cpu,
+                           stand_in=stand_in, l2=core.l2_kib,
                            l2bw=core.l2_bytes_per_cycle, dram=core.dram_gb_s, mhz=mhz)
     return Estimate(model.name, core.name, isa, mhz, method, ins, cyc, excess, ops,
                     undecoded_pct=100.0 * dropped / ins if ins else 0.0,
                     thumb_pct=100.0 * thumb / ins if ins else 0.0, runtime=trace.runtime,
-                    seconds={"trace": round(t1 - t0, 1), "cost": round(t2 - t1, 1)})
+                    seconds={"trace": round(t1 - t0, 1), "cost": round(t2 - t1, 1)}, other_models=other)
 
 
-def cost_trace(trace: Trace, core: Core, progress: Progress = silent):
+def cost_trace(trace: Trace, core: Core, progress: Progress = silent, llvm_cpu: str | None = None):
     """(block key -> (cycles, undecoded instructions), block key -> mode) for every block run in a segment."""
     used = {b for seg in trace.segments for b in seg}
     blocks = {trace.blocks[b].key: trace.blocks[b] for b in used}
     modes = {k: decode.mode_of(b, trace.isa) for k, b in blocks.items()}
     texts = decode.disassemble(blocks, modes)
-    return mca.block_cycles(texts, modes, core.llvm_cpu, progress), modes
+    return mca.block_cycles(texts, modes, llvm_cpu or core.llvm_cpu, progress), modes

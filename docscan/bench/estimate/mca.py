@@ -27,6 +27,7 @@ from docscan.paths import cache_dir
 from docscan.progress import Progress, silent
 
 ITERATIONS = 100
+COST_VERSION = 2       # 2: post/pre-indexed vector loads split for the out-of-order models
 BATCH = 400            # regions per llvm-mca process
 _CALL = re.compile(r"^(blx|blr|bl)(eq|ne|cs|hs|cc|lo|mi|pl|vs|vc|hi|ls|ge|lt|gt|le|al)?(\.w)?\s")
 _REGION = re.compile(r"^\[\d+\] Code Region - r(\d+)")
@@ -36,7 +37,38 @@ _ERR = re.compile(r"^<stdin>:(\d+):\d+: error")
 def cache_path() -> Path:
     folder = cache_dir("estimate")
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"mca-llvm{LLVM}.sqlite"
+    return folder / f"mca-llvm{LLVM}-v{COST_VERSION}.sqlite"
+
+
+# LLVM 16's out-of-order AArch64 models give the base-register write-back of a post/pre-
+# indexed vector load the load's latency (the InstRW lists the load's write first; fixed
+# after LLVM 16: D159254, llvm-project #68518 and #106376 for the N2). The cores update the
+# base in a separate 1-cycle integer micro-op (ARM's optimisation guides: "4(1)"), so a
+# kernel streaming weights through [x5], #16 is not serialised on x5. For those models such
+# a load is costed as the load plus an add of the base; in-order models (A53/A55) keep it.
+SPLIT_WRITEBACK = {"cortex-a57", "cortex-a72", "cortex-a76", "neoverse-n1", "neoverse-n2", "cortex-a710"}
+_VREG = r"(?:[qdshb]\d+|\{[^}]*\})"
+_POST = re.compile(r"^(ld[1-4]r?|ldr|ldp|ldnp)\s+(" + _VREG + r"(?:, " + _VREG + r")?), \[(x\d+|sp)\], (#-?\d+|x\d+)$")
+_PRE = re.compile(r"^(ldr|ldp)\s+(" + _VREG + r"(?:, " + _VREG + r")?), \[(x\d+|sp), (#-?\d+)\]!$")
+
+
+def _base_update(base: str, inc: str) -> str:
+    if inc.startswith("#-"):
+        return f"sub {base}, {base}, #{inc[2:]}"
+    return f"add {base}, {base}, {inc}"
+
+
+def split_writeback(asm: str) -> list[str]:
+    """A post/pre-indexed A64 vector load as the load and its base update (see SPLIT_WRITEBACK)."""
+    m = _POST.match(asm)
+    if m:
+        op, regs, base, inc = m.groups()
+        return [f"{op} {regs}, [{base}]", _base_update(base, inc)]
+    m = _PRE.match(asm)
+    if m:
+        op, regs, base, inc = m.groups()
+        return [_base_update(base, inc), f"{op} {regs}, [{base}]"]
+    return [asm]
 
 
 def sanitize(asm: str, mode: str) -> str:
@@ -85,6 +117,8 @@ def _run_batch(items: list[tuple[str, list[str | None]]], mode: str, cpu: str) -
     owner: dict[int, int] = {}          # source line (1-based) -> item
     dropped = [sum(t is None for t in texts) for _, texts in items]
     bodies = [[sanitize(t, mode) for t in texts if t is not None] for _, texts in items]
+    if mode == "a64" and cpu in SPLIT_WRITEBACK:
+        bodies = [[part for ins in body for part in split_writeback(ins)] for body in bodies]
     for _attempt in range(50):
         lines, owner = [], {}
         regions = []
