@@ -113,15 +113,9 @@ def refine_corners(image_full: np.ndarray, corners_full, search: float | None = 
     """
     img = np.asarray(image_full)
     h, w = img.shape[:2]
-    r = float(search) if search else max(3.0, 0.015 * float(np.hypot(h, w)))
+    r = _search_radius(h, w, search)
     pts = np.asarray(corners_full, dtype=np.float64).reshape(4, 2)
-    # Only the page's neighbourhood is read: crop (with room for every pass's search and
-    # corner moves) before converting to grey and blurring, once for all passes.
-    pad = 3 * r + 4
-    x0 = int(np.clip(np.floor(pts[:, 0].min() - pad), 0, w - 1))
-    x1 = int(np.clip(np.ceil(pts[:, 0].max() + pad), x0 + 1, w))
-    y0 = int(np.clip(np.floor(pts[:, 1].min() - pad), 0, h - 1))
-    y1 = int(np.clip(np.ceil(pts[:, 1].max() + pad), y0 + 1, h))
+    x0, y0, x1, y1 = refine_window((h, w), pts, search)
     crop = img[y0:y1, x0:x1]
     if scratch is not None and crop.ndim == 2:
         grey = scratch.blurred(crop, max(0.8, r / 8.0))
@@ -134,6 +128,25 @@ def refine_corners(image_full: np.ndarray, corners_full, search: float | None = 
         local = _refine_pass(grey, local, r, (w - x0, h - y0))
         r = max(2.0, 0.45 * r)
     return (local + origin).astype(np.float32)
+
+
+def _search_radius(h: int, w: int, search: float | None) -> float:
+    return float(search) if search else max(3.0, 0.015 * float(np.hypot(h, w)))
+
+
+def refine_window(image_hw: tuple[int, int], corners, search: float | None = None) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the only part of an ``image_hw`` image that ``refine_corners``
+    reads for these corners (the page's neighbourhood, with room for every pass's search
+    and corner moves), so a caller may fill in just that part."""
+    h, w = image_hw
+    r = _search_radius(h, w, search)
+    pts = np.asarray(corners, dtype=np.float64).reshape(4, 2)
+    pad = 3 * r + 4
+    x0 = int(np.clip(np.floor(pts[:, 0].min() - pad), 0, w - 1))
+    x1 = int(np.clip(np.ceil(pts[:, 0].max() + pad), x0 + 1, w))
+    y0 = int(np.clip(np.floor(pts[:, 1].min() - pad), 0, h - 1))
+    y1 = int(np.clip(np.ceil(pts[:, 1].max() + pad), y0 + 1, h))
+    return x0, y0, x1, y1
 
 
 def _refine_pass(grey: np.ndarray, local: np.ndarray, r: float, frame_wh) -> np.ndarray:
