@@ -65,11 +65,13 @@ def candidates(lines: list[Line], support_map: np.ndarray, params: QuadParams) -
     table = _line_table(lines, support_map, centre, params)
     meets, t_cross, crossing = _crossings(table, params.min_angle_deg)
 
-    line_ids = _orders(n, sum(not ln.border for ln in lines))
+    n_real = sum(not ln.border for ln in lines)
+    line_ids = _orders(n, n_real)
     if len(line_ids) == 0:
         return None
-    l0, l1, l2, l3 = line_ids.T
-    line_ids = line_ids[meets[l0, l1] & meets[l1, l2] & meets[l2, l3] & meets[l3, l0]]
+    m = meets.ravel()
+    p01, p12, p23, p30 = _order_pairs(n, n_real)
+    line_ids = line_ids[m[p01] & m[p12] & m[p23] & m[p30]]
     if len(line_ids) == 0:
         return None
     # Side evidence first; it rules out most candidates before any geometry.
@@ -155,6 +157,14 @@ def _orders(n_lines: int, n_real: int) -> np.ndarray:
                          np.int64).reshape(-1, 4)
     combos = combos[(combos >= n_real).sum(axis=1) <= 2]
     return combos[:, [[0, 1, 2, 3], [0, 1, 3, 2], [0, 2, 1, 3]]].reshape(-1, 4)
+
+
+@lru_cache(maxsize=64)
+def _order_pairs(n_lines: int, n_real: int) -> np.ndarray:
+    """(4, rows): ``_orders``' consecutive side pairs (l0, l1), (l1, l2), (l2, l3), (l3, l0)
+    as flat indices into an (n, n) table (one 1-D take each instead of 2-D fancy indexing)."""
+    ids = _orders(n_lines, n_real)
+    return (ids * n_lines + ids[:, [1, 2, 3, 0]]).T.copy()
 
 
 def _sides(line_ids: np.ndarray):
