@@ -28,10 +28,14 @@ kernels do not branch on values, so timings do not depend on them.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes as C
 import importlib.util
+import os
 import statistics
 import struct
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,10 +179,40 @@ def _call(lib, name: str, *args) -> None:
 _NOOP = C.CFUNCTYPE(None, C.c_void_p)(lambda _p: None)   # payload stays owned by Python (kept alive below)
 
 
+@contextlib.contextmanager
+def _runtime_chatter():
+    """libLiteRt.so logs INFO/WARNING lines (accelerator registry, environment) straight to fd 2
+    on every model it compiles and frees, with no C API to quiet it: those lines are dropped,
+    anything else it says is passed on."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            kept = [ln for ln in sink.read().decode(errors="replace").splitlines(keepends=True)
+                    if ln.strip() and not ln.startswith(("INFO: ", "WARNING: "))]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
 class _Compiled:
     """Environment, model, profiling-enabled CPU compiled model and its buffers; freed on close."""
 
     def __init__(self, path: Path, lib_path: str | Path | None = None):
+        with _runtime_chatter():
+            self._open(path, lib_path)
+
+    def _open(self, path: Path, lib_path: str | Path | None) -> None:
         self.lib = lib = _lib(lib_path)
         P = C.c_void_p
         self.env, self.model, self.opts, self.cm = P(), P(), P(), P()
@@ -203,7 +237,7 @@ class _Compiled:
             if not self.prof.value:
                 raise DocscanError("LiteRT profiler: the compiled model has no profiler (enable_profiling ignored)")
         except BaseException:
-            self.close()
+            self._close()
             raise
 
     def _make(self, sig, kind: str):
@@ -265,6 +299,10 @@ class _Compiled:
         return out
 
     def close(self) -> None:
+        with _runtime_chatter():
+            self._close()
+
+    def _close(self) -> None:
         lib = self.lib
         for b in self._buffers:
             lib.LiteRtDestroyTensorBuffer(b)
