@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from docscan.bench import pipeline_stages as ps  # noqa: E402
+from docscan.commands.bench_pipeline import share_model_count  # noqa: E402
 from docscan.machine import host_cpu  # noqa: E402
 from docscan.paths import shared_dir  # noqa: E402
 
@@ -84,6 +85,7 @@ def main() -> int:
             counts.append(c)
             print(f"{c.device} {kind}: {c.total / 1e6:.1f} M instructions per frame, dominant {c.dominant()}",
                   file=sys.stderr, flush=True)
+    share_model_count(counts)
     report = ps.PipelineReport(counts)
     ps.save(report, OUT)
     data = json.loads(OUT.read_text())
@@ -91,7 +93,8 @@ def main() -> int:
     for kind in ("camera", "preview"):
         sub = ps.PipelineReport([c for c in counts if c.pipeline == kind])
         per_kind[kind] = {"ratio_32_64": {s: sub.ratio(s) for s in sub.stages()} | {"total": sub.ratio()},
-                          "dominant": {c.device: c.dominant() for c in sub.counts}}
+                          "dominant": {c.device: c.dominant() for c in sub.counts},
+                          "dominant_corners_only": {c.device: c.dominant(scan=False) for c in sub.counts}}
     data.pop("ratio_32_64", None)       # over both pipelines it means nothing: per pipeline below
     data.update({"command": "python benchmarks/pipeline_arm.py --frames %d" % args.frames,
                  "host": host_cpu(), "wall_seconds": round(time.time() - started),

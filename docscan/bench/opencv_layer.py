@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -133,6 +134,13 @@ def _download(isa: Isa, root: Path, tmp: Path, say) -> list[Path]:
     debs = sorted((apt / "archives").glob("*.deb"))
     if not debs:
         raise DocscanError(f"emu:{isa.name}: apt downloaded nothing for {PACKAGE}")
+    # The layer only adds: a newer copy of a base package (an upgrade apt chose) would shadow
+    # the base's for every library the guest loads.
+    installed = set(re.findall(r"^Package: (\S+)", (root / "var/lib/dpkg/status").read_text(errors="replace"), re.M))
+    upgrades = sorted(d.name.split("_")[0] for d in debs if d.name.split("_")[0] in installed)
+    if upgrades:
+        raise DocscanError(f"emu:{isa.name}: {PACKAGE} would upgrade the rootfs's {', '.join(upgrades[:5])}; "
+                           "rebuild the rootfs (remove it from the cache) and try again")
     return debs
 
 

@@ -11,7 +11,9 @@ a marker system call on entry and exit; the plugin closes an instruction-count s
 every marker, so one run gives every stage of every frame, exactly (no subtraction of
 separate runs, whose start-up differs by ~0.02 %). A warm-up frame runs first (lazy
 set-up: XNNPACK weight packing, caches), then ``frames`` measured frames of the same input.
-Counts are deterministic: the same input gives the same count, run after run.
+Counts are deterministic: the same input gives the same count run after run (qemu runs
+under ``setarch -R``, see ``_no_aslr``): on aarch64 to the instruction; on armv7 within
+~0.1 % per stage (the model within 0.0001 %), for a reason not yet found.
 
 These are instruction counts under qemu-user (*emulated*): not phone time (no caches,
 memory bandwidth or pipeline), but how much work each stage is on each ISA, which is what
@@ -38,6 +40,7 @@ PIPELINES = ("camera", "preview")
 STAGES = ("decode", "resize+contrast", "model", "quad finder", "quad finder: approxPolyN polyfill",
           "corner refinement", "full decode for the scan", "warp", "other")
 LABEL = "EMULATED: guest instructions under qemu-user, not phone time"
+SCAN_STAGES = ("full decode for the scan", "warp")   # only when a flat scan is asked for
 
 
 @dataclass
@@ -72,15 +75,24 @@ class PipelineCount:
     def total(self) -> float:
         return sum(self.per_frame(s) for s in self.stages)
 
+    @property
+    def corners_only(self) -> float:
+        """Photo -> corners: the frame without the flat scan's stages."""
+        return self.total - sum(self.per_frame(s) for s in SCAN_STAGES)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["per_frame"] = {s: self.per_frame(s) for s in self.stages}
         d["total_per_frame"] = self.total
+        d["corners_only_per_frame"] = self.corners_only
         d["dominant_stage"] = self.dominant()
+        d["dominant_stage_corners_only"] = self.dominant(scan=False)
         return d
 
-    def dominant(self) -> str:
-        return max(self.stages, key=self.per_frame) if self.stages else ""
+    def dominant(self, scan: bool = True) -> str:
+        """The stage with the most instructions (``scan=False``: among photo -> corners)."""
+        stages = [s for s in self.stages if scan or s not in SCAN_STAGES]
+        return max(stages, key=self.per_frame) if stages else ""
 
 
 def check_photo(photo) -> Path:
@@ -126,7 +138,7 @@ def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera"
         shutil.copyfile(GUEST, tmp / GUEST.name)
         (tmp / "spec.json").write_text(json.dumps(spec))
         out = tmp / "blocks.txt"
-        argv = [qemu, "-plugin", f"{plugin},out={out}", "-L", str(root), str(root / "usr/bin/python3"),
+        argv = [*_no_aslr(), qemu, "-plugin", f"{plugin},out={out}", "-L", str(root), str(root / "usr/bin/python3"),
                 str(tmp / GUEST.name), str(tmp / "spec.json")]
         progress(f"emu:{isa.name}: {pipeline} pipeline on {photo.name}, {frames} frame(s) + warm-up, counting")
         proc = subprocess.run(argv, capture_output=True, text=True, env=guest_env(root, layer, isa))
@@ -156,6 +168,18 @@ def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera"
         progress(f"emu:{isa.name}: the bare model (count_emulated)")
         count.model_count = count_emulated(model, isa.name, progress=progress).per_inference
     return count
+
+
+def _no_aslr() -> list[str]:
+    """``setarch -R``: the host's address randomisation moves qemu's guest memory, and with it
+    the alignment of numpy's and OpenCV's buffers, which changes how many iterations their
+    vector loops peel: ~0.05 % run to run without it."""
+    import platform
+
+    setarch = shutil.which("setarch")
+    if setarch is None or subprocess.run([setarch, platform.machine(), "-R", "true"], capture_output=True).returncode:
+        return []
+    return [setarch, platform.machine(), "-R"]
 
 
 def _result(proc: subprocess.CompletedProcess, isa_name: str) -> dict:
@@ -230,21 +254,29 @@ def save_png(report: PipelineReport, path) -> Path:
     from docscan.atomic import atomic_path
 
     stages = report.stages()
-    names = [f"{c.device}\n{c.pipeline}" for c in report.counts]
-    fig, ax = plt.subplots(figsize=(2.0 + 1.6 * len(names), 4.8))
-    bottom = [0.0] * len(names)
-    for s in stages:
-        vals = [c.per_frame(s) / 1e6 for c in report.counts]
-        ax.bar(names, vals, bottom=bottom, label=s)
-        bottom = [b + v for b, v in zip(bottom, vals)]
-    for x, c in enumerate(report.counts):
-        if c.model_count:
-            ax.plot([x - 0.4, x + 0.4], [c.model_count / 1e6] * 2, "k--", lw=1)
-    ax.set_ylabel("million guest instructions per frame")
-    ax.set_title("docscan detect pipeline per stage - EMULATED (qemu instruction counts)\n"
-                 "dashed: the bare model (count_emulated)", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
+    kinds = [k for k in PIPELINES if any(c.pipeline == k for c in report.counts)]
+    # one panel per pipeline: a preview frame is a tenth of a 12 MP camera file
+    fig, axes = plt.subplots(1, len(kinds), figsize=(2.5 + 2.6 * len(kinds), 4.8), squeeze=False)
+    colours = dict(zip(stages, plt.cm.tab10.colors + plt.cm.Set2.colors))
+    for ax, kind in zip(axes[0], kinds):
+        counts = [c for c in report.counts if c.pipeline == kind]
+        names = [c.device for c in counts]
+        bottom = [0.0] * len(names)
+        for s in stages:
+            vals = [c.per_frame(s) / 1e6 for c in counts]
+            ax.bar(names, vals, bottom=bottom, label=s, color=colours[s])
+            bottom = [b + v for b, v in zip(bottom, vals)]
+        for x, c in enumerate(counts):
+            if c.model_count:
+                ax.plot([x - 0.4, x + 0.4], [c.model_count / 1e6] * 2, "k--", lw=1)
+        h, w = counts[0].frame_shape[:2]
+        ax.set_title(f"{kind} ({w}x{h})\n{Path(counts[0].photo).name[:40]}", fontsize=8)
+    axes[0][0].set_ylabel("million guest instructions per frame")
+    fig.suptitle("docscan detect pipeline per stage - EMULATED (qemu instruction counts, not phone time); "
+                 "dashed: the bare model", fontsize=9)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="center right")
+    fig.subplots_adjust(right=0.72)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)

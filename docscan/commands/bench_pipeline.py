@@ -56,18 +56,27 @@ def run_pipeline_command(models, devices, folder: Path, png: bool, quiet: bool, 
             report = ps.run_pipeline(pipeline, list(devices), model=model, pipeline=kind, frames=pipeline_frames,
                                      compare_model=(kind == kinds[0]), progress=progress)
             counts.extend(report.counts)
+    share_model_count(counts)
     for kind in kinds:
         print_table(ps.PipelineReport([c for c in counts if c.pipeline == kind]))
     for path in ps.save(ps.PipelineReport(counts), folder / PIPELINE_FILE, png=png):
         click.echo(f"wrote {path}")
 
 
+def share_model_count(counts) -> None:
+    """The bare model's count is one per device (the same model): give it to every pipeline."""
+    by_device = {c.device: c.model_count for c in counts if c.model_count}
+    for c in counts:
+        c.model_count = c.model_count or by_device.get(c.device)
+
+
 def print_table(report) -> None:
     counts = report.counts
     first = counts[0]
-    what = "camera file" if first.pipeline == "camera" else "preview frame (RGB in memory)"
     h, w = first.frame_shape[:2]
-    click.echo(f"\n{Path(first.photo).name}: detect pipeline, {what} {w}x{h}, per frame "
+    what = (f"camera file (detected on {w}x{h})" if first.pipeline == "camera"
+            else f"preview frame {w}x{h} (RGB in memory)")
+    click.echo(f"\n{Path(first.photo).name}: detect pipeline, {what}, per frame "
                f"(mean of {first.frames}, after a warm-up)")
     click.echo(f"{first.label}; millions of guest instructions")
     ratio = len(counts) == 2 and report.ratio() is not None
@@ -86,15 +95,22 @@ def print_table(report) -> None:
     click.echo("-" * len(head))
     click.echo(f"{'whole frame':<36}" + "".join(f"{c.total / 1e6:>14.2f}{'':>7}" for c in counts)
                + (f"{report.ratio():>8.2f}" if ratio else ""))
+    if any(c.corners_only != c.total for c in counts):
+        click.echo(f"{'photo -> corners (no flat scan)':<36}" + "".join(f"{c.corners_only / 1e6:>14.2f}{'':>7}"
+                                                                        for c in counts))
     if any(c.model_count for c in counts):
         click.echo(f"{'the bare model (count_emulated)':<36}"
                    + "".join(f"{c.model_count / 1e6:>14.2f}{'':>7}" if c.model_count else f"{'-':>21}" for c in counts))
     for c in counts:
         top = c.dominant()
-        click.echo(f"dominant on {c.device}: {top} ({100 * c.per_frame(top) / c.total:.0f} % of the frame)")
-    notes = sorted({n for c in counts for n in c.compat})
-    for note in notes:
-        click.echo(f"guest compat: {note}")
+        line = f"dominant on {c.device}: {top} ({100 * c.per_frame(top) / c.total:.0f} % of the frame)"
+        if c.corners_only != c.total:
+            top = c.dominant(scan=False)
+            line += f"; without the scan: {top} ({100 * c.per_frame(top) / c.corners_only:.0f} %)"
+        click.echo(line)
+    for note in sorted({n for c in counts for n in c.compat}):
+        where = [c.device for c in counts if note in c.compat]
+        click.echo(f"guest compat ({', '.join(where)}): {note}")
     missing = sorted({m for c in counts for m in c.missing_probes})
     if missing:
         click.echo(f"not probed (counted in 'other'): {', '.join(missing)}")
