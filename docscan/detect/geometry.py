@@ -10,6 +10,8 @@ import math
 import cv2
 import numpy as np
 
+_ROLL_TO = [np.array([(k + s) % 4 for k in range(4)]) for s in range(4)]
+
 
 def order_corners(points, precision=np.float64) -> np.ndarray:
     """4 points -> float32 (4, 2), clockwise (image coordinates, y down) starting at the
@@ -26,7 +28,7 @@ def order_corners(points, precision=np.float64) -> np.ndarray:
     ang = np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0])
     pts = pts[np.argsort(ang)]   # increasing angle = clockwise on screen (y down)
     start = int(np.argmin(pts.sum(axis=1)))
-    return np.roll(pts, -start, axis=0).astype(np.float32)
+    return pts[_ROLL_TO[start]].astype(np.float32)      # np.roll(pts, -start), without its overhead
 
 
 def shoelace(poly: np.ndarray) -> float:

@@ -4,6 +4,8 @@ the strongest intensity step in the full-resolution photo."""
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -142,10 +144,11 @@ def refine_window(image_hw: tuple[int, int], corners, search: float | None = Non
     r = _search_radius(h, w, search)
     pts = np.asarray(corners, dtype=np.float64).reshape(4, 2)
     pad = 3 * r + 4
-    x0 = int(np.clip(np.floor(pts[:, 0].min() - pad), 0, w - 1))
-    x1 = int(np.clip(np.ceil(pts[:, 0].max() + pad), x0 + 1, w))
-    y0 = int(np.clip(np.floor(pts[:, 1].min() - pad), 0, h - 1))
-    y1 = int(np.clip(np.ceil(pts[:, 1].max() + pad), y0 + 1, h))
+    (xmin, ymin), (xmax, ymax) = pts.min(axis=0).tolist(), pts.max(axis=0).tolist()
+    x0 = min(max(math.floor(xmin - pad), 0), w - 1)
+    x1 = min(max(math.ceil(xmax + pad), x0 + 1), w)
+    y0 = min(max(math.floor(ymin - pad), 0), h - 1)
+    y1 = min(max(math.ceil(ymax + pad), y0 + 1), h)
     return x0, y0, x1, y1
 
 
