@@ -38,12 +38,21 @@ class LineTable:
 
     def sums(self, j, t0, t1):
         """(support, in-frame samples) of line j over integer positions round(t0)..round(t1)."""
+        i0, i1 = self._span(j, t0, t1)
+        return self.cum_support[j, i1] - self.cum_support[j, i0], self.cum_inside[j, i1] - self.cum_inside[j, i0]
+
+    def support(self, j, t0, t1):
+        """``sums``' support alone (half the lookups)."""
+        i0, i1 = self._span(j, t0, t1)
+        return self.cum_support[j, i1] - self.cum_support[j, i0]
+
+    def _span(self, j, t0, t1):
         s = self.start[j]
         with np.errstate(invalid="ignore"):
             # (np.minimum/np.maximum, not np.clip: the same values, a third of the cost here)
             i0 = np.minimum(np.maximum(np.rint(t0) - s, 0), self.n_samples).astype(np.int64)
             i1 = np.minimum(np.maximum(np.rint(t1) + 1 - s, 0), self.n_samples).astype(np.int64)
-        return self.cum_support[j, i1] - self.cum_support[j, i0], self.cum_inside[j, i1] - self.cum_inside[j, i0]
+        return i0, i1
 
 
 @dataclass

@@ -134,7 +134,7 @@ def _interior_support(corners, line_ids, table: LineTable, lines: list[Line], si
         real = np.array([not ln.border for ln in lines])
         inside = _lines_inside(corners, line_ids, table, real, 0.05 * size)
     use, lo, hi, depth, slope, j, edges = inside
-    sup = np.where(use, table.sums(j, np.where(use, lo, 0.0), np.where(use, hi, 0.0))[0], 0.0)
+    sup = np.where(use, table.support(j, np.where(use, lo, 0.0), np.where(use, hi, 0.0)), 0.0)
     length = np.where(use, hi - lo, 0.0)
     # Only lines that run all the way across count: supported over most of the crossing
     # and right up to the outline at both ends (the page's own edge band, ~3 px, aside).
@@ -148,7 +148,7 @@ def _interior_support(corners, line_ids, table: LineTable, lines: list[Line], si
     gap = 3.0
 
     def run(t0, t1):
-        return table.sums(j, np.where(use, t0, 0.0), np.where(use, t1, 0.0))[0]
+        return table.support(j, np.where(use, t0, 0.0), np.where(use, t1, 0.0))
 
     reach = ((run(lo0 + gap, lo0 + gap + win) >= 0.5 * win) & (run(hi0 - gap - win, hi0 - gap) >= 0.5 * win))
     across = (sup >= min_cover * np.maximum(length, 1.0)) & reach
@@ -163,7 +163,7 @@ def _inner_support(inside, table: LineTable, lines: list[Line]) -> float:
     ``_pick_inside``: the region outline's sides are not edge lines."""
     use, lo, hi, _, _, j, edges = inside
     use = use & ~np.array([ln.from_region for ln in lines])[None, :]
-    sup = np.where(use, table.sums(j, np.where(use, lo, 0.0), np.where(use, hi, 0.0))[0], 0.0)
+    sup = np.where(use, table.support(j, np.where(use, lo, 0.0), np.where(use, hi, 0.0)), 0.0)
     return float(sup.sum() / max(float(np.sqrt((edges[0] * edges[0]).sum(axis=-1)).sum()), 1.0))
 
 
