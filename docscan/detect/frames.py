@@ -12,7 +12,8 @@ call: the buffers for a frame size are made on its first frame and reused.
   The resize goes through an exact integer reduction first (1280x720 -> 160x180 -> 160x160):
   OpenCV's INTER_AREA has a fast path for integer factors only (3.7 -> 1.9 ms here).
 - The refinement runs on grey at a reduced integer scale (the luma plane for YUV),
-  shorter side >= ``REFINE_MIN_SIDE``, in preallocated buffers (``RefineScratch``), one
+  shorter side >= ``REFINE_MIN_SIDE``, in preallocated buffers (``RefineScratch``); only
+  the window it reads (``refine_window``) is converted, and only when a page was found; one
   pass (``refine_passes``): on 8 dev photos at 720p, IoU with ``Detector.detect``'s corners
   is >= 0.994 with one pass (6.5 ms), >= 0.995 with two (18 ms), >= 0.97 with none.
 - With ``smooth`` in (0, 1), corners are averaged exponentially with the previous frame's
