@@ -131,8 +131,8 @@ def _line_table(lines: list[Line], support_map: np.ndarray, centre: np.ndarray, 
     xs = points[:, 0:1] + ts * dirs[:, 0:1]
     ys = points[:, 1:2] + ts * dirs[:, 1:2]
     inside = (xs >= -0.5) & (xs <= w - 0.5) & (ys >= -0.5) & (ys <= h - 0.5)
-    xi = np.clip(np.rint(xs).astype(np.int64), 0, w - 1)
-    yi = np.clip(np.rint(ys).astype(np.int64), 0, h - 1)
+    xi = np.minimum(np.maximum(np.rint(xs).astype(np.int64), 0), w - 1)
+    yi = np.minimum(np.maximum(np.rint(ys).astype(np.int64), 0), h - 1)
     # frame borders and region sides have a floor of support (the rest 0: support is >= 0)
     floor = np.array([params.border_support if ln.border else params.region_line_support if ln.from_region
                       else 0.0 for ln in lines])
@@ -225,10 +225,15 @@ def _shape_ok(corners, w, h, params) -> np.ndarray:
     e = following - corners
     e_next = e[:, _NEXT]
     cross = e[:, :, 0] * e_next[:, :, 1] - e[:, :, 1] * e_next[:, :, 0]
-    convex = (cross > 0).all(axis=1) | (cross < 0).all(axis=1)
-    area = 0.5 * np.abs((corners[..., 0] * following[..., 1] - corners[..., 1] * following[..., 0]).sum(axis=1))
+    convex = (cross.min(axis=1) > 0) | (cross.max(axis=1) < 0)
+    # sums over 2 or 4 components written out, in numpy's order (its reductions over such
+    # short axes cost more than the arithmetic)
+    a = corners[..., 0] * following[..., 1] - corners[..., 1] * following[..., 0]
+    area = 0.5 * np.abs(a[:, 0] + a[:, 1] + a[:, 2] + a[:, 3])
     big = area >= params.min_area * w * h
-    en = e / np.maximum(np.sqrt((e * e).sum(axis=2, keepdims=True)), 1e-9)
-    cos_int = -(en * en[:, _PREV]).sum(axis=2)
+    ex, ey = e[..., 0], e[..., 1]
+    norm = np.maximum(np.sqrt(ex * ex + ey * ey), 1e-9)
+    ex, ey = ex / norm, ey / norm
+    cos_int = -(ex * ex[:, _PREV] + ey * ey[:, _PREV])
     angles_ok = (np.abs(cos_int) <= np.cos(np.deg2rad(params.min_angle_deg))).all(axis=1)
     return near_frame & convex & big & angles_ok
