@@ -6,9 +6,11 @@ ms of it). Here: the zoo's hed_mobilenet_v2 at its 256x256 input with random, tr
 looking BN statistics (as ``seed_experiment.py`` builds it), BN left to the converter (as
 the seed ran it) and folded by docscan, fp32 and int8; and the shipped
 ``models/hed_default.{fp32,int8}.tflite`` (160x160). Each is estimated with per-op rows
-(docscan's core model: qemu block trace of tflite-runtime 2.14 + XNNPACK, llvm-mca-16,
-memory roofline) on core:cortex-a72/armv7, core:cortex-a72/aarch64 (1.5 GHz, the only core
-LLVM models in both ISAs) and core:cortex-a53/aarch64 (1.4 GHz). Estimated FPS = 1000 /
+(docscan's core model: qemu block trace of tflite-runtime 2.14 given the core's
+/proc/cpuinfo, XNNPACK for fp32 and int8 on aarch64 and built-in kernels on armv7, whose
+wheel has no XNNPACK; llvm-mca-16; memory roofline) on core:cortex-a72/armv7,
+core:cortex-a72/aarch64 (1.5 GHz, the only core LLVM models in both ISAs) and
+core:cortex-a53/aarch64 (1.4 GHz, costed with LLVM's A55 model: see cores.py). Estimated FPS = 1000 /
 estimated ms, beside the seed's 2.8 FPS (a phone, core not stated).
 
     python3 benchmarks/seed_on_cores.py [--out benchmarks/results]
