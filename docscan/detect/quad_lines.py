@@ -125,11 +125,12 @@ def _ridges(p: np.ndarray, threshold: float) -> np.ndarray:
     Ties break to one side (>= on one neighbour, > on the other) so saturated, thick HED
     lines still give a single line of pixels. The outermost ring is never a ridge.
     """
+    # OpenCV's comparisons give the 0/255 mask directly (numpy's booleans took ten passes)
     c = p[1:-1, 1:-1]
-    horiz = (c >= p[1:-1, :-2]) & (c > p[1:-1, 2:])
-    vert = (c >= p[:-2, 1:-1]) & (c > p[2:, 1:-1])
+    horiz = cv2.bitwise_and(cv2.compare(c, p[1:-1, :-2], cv2.CMP_GE), cv2.compare(c, p[1:-1, 2:], cv2.CMP_GT))
+    vert = cv2.bitwise_and(cv2.compare(c, p[:-2, 1:-1], cv2.CMP_GE), cv2.compare(c, p[2:, 1:-1], cv2.CMP_GT))
     out = np.zeros(p.shape, np.uint8)
-    out[1:-1, 1:-1] = ((horiz | vert) & (c > threshold)).view(np.uint8) * 255
+    out[1:-1, 1:-1] = cv2.bitwise_and(cv2.bitwise_or(horiz, vert), cv2.compare(c, float(threshold), cv2.CMP_GT))
     return out
 
 
@@ -153,9 +154,13 @@ def _segments_to_lines(segs: np.ndarray, diag: float, max_lines: int, max_per_di
     cos_tol = math.cos(math.radians(SAME_LINE_DEG))
     dist_tol = max(2.0, SAME_LINE_DIST * diag)
     # compat[i, j]: segment i fits the line of segment j
+    # (the 2-term sums written out, in numpy's order: its reduction over so short an axis
+    # cost more than the arithmetic)
+    nx, ny = normals[None, :, 0], normals[None, :, 1]
+    mx_, my_ = mids[None, :, 0], mids[None, :, 1]
     compat = ((np.abs(dirs @ dirs.T) >= cos_tol)
-              & (np.abs(((starts[:, None, :] - mids[None, :, :]) * normals[None, :, :]).sum(-1)) < dist_tol)
-              & (np.abs(((ends[:, None, :] - mids[None, :, :]) * normals[None, :, :]).sum(-1)) < dist_tol))
+              & (np.abs((starts[:, None, 0] - mx_) * nx + (starts[:, None, 1] - my_) * ny) < dist_tol)
+              & (np.abs((ends[:, None, 0] - mx_) * nx + (ends[:, None, 1] - my_) * ny) < dist_tol))
     # The next seed is the first segment no earlier seed took, and it takes every later
     # unlabelled segment it fits (each segment joins the first seed it fits). A few dozen
     # segments: plain lists beat numpy's per-call overhead here.
@@ -208,7 +213,11 @@ def _best_supported(merged: list[list[float]], max_lines: int, max_per_direction
     kept: list[list[float]] = []
     cos15 = math.cos(math.radians(15))
     for ln in sorted(merged, key=lambda line: -line[4]):
-        if sum(abs(ln[0] * k[0] + ln[1] * k[1]) > cos15 for k in kept) < max_per_direction:
+        alike = 0
+        for k in kept:
+            if abs(ln[0] * k[0] + ln[1] * k[1]) > cos15:
+                alike += 1
+        if alike < max_per_direction:
             kept.append(ln)
             if len(kept) >= max_lines:
                 break
