@@ -65,7 +65,9 @@ def stretch_low_contrast(small: np.ndarray) -> np.ndarray:
     """``model_frame``'s contrast stretch of an already resized uint8 RGB frame (itself when
     its contrast is not low)."""
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    cdf = np.cumsum(np.bincount(grey.ravel(), minlength=256)) / grey.size
+    # (cv2.calcHist: the same counts as np.bincount, in a third of the time)
+    counts = cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    cdf = np.cumsum(counts) / grey.size
     lo, hi = int(np.searchsorted(cdf, 0.01)), int(np.searchsorted(cdf, 0.99))
     if hi - lo >= LOW_CONTRAST_SPAN:
         return small
