@@ -30,6 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -62,6 +63,20 @@ def host_corners(kind: str, photo: Path, frame_size=(1280, 720)):
     return FrameDetector(det).detect(frame).corners
 
 
+def say(text, done=None, total=None) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def code_state() -> dict:
+    """Which docscan the guests ran: the pipeline is the working tree's, committed or not."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return {"commit": git("rev-parse", "HEAD"),
+            "uncommitted_detect_files": git("status", "--porcelain", "--", "docscan/detect").splitlines()}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--frames", type=int, default=2)
@@ -70,13 +85,17 @@ def main() -> int:
 
     counts, extra = [], []
     started = time.time()
+    code = code_state()
+    # every run sees the same docscan code, even if the checkout changes meanwhile
+    tmp = tempfile.TemporaryDirectory(prefix="docscan-pipeline-src-")
+    source = ps.snapshot_source(tmp.name)
     for kind, rel in (("camera", CAMERA), ("preview", PREVIEW)):
         photo = shared_dir() / rel
         host = host_corners(kind, photo)
         for isa in ("armv7", "aarch64"):
             t0 = time.time()
             c = ps.count_pipeline(photo, isa, pipeline=kind, frames=args.frames, compare_model=(kind == "camera"),
-                                  progress=lambda text, done=None, total=None: print(text, file=sys.stderr, flush=True))
+                                  source=source, progress=say)
             diff = (float(np.abs(np.asarray(c.corners) - host).max())
                     if c.corners is not None and host is not None else None)
             extra.append({"device": c.device, "pipeline": kind, "seconds": round(time.time() - t0, 1),
@@ -97,7 +116,7 @@ def main() -> int:
                           "dominant_corners_only": {c.device: c.dominant(scan=False) for c in sub.counts}}
     data.pop("ratio_32_64", None)       # over both pipelines it means nothing: per pipeline below
     data.update({"command": "python benchmarks/pipeline_arm.py --frames %d" % args.frames,
-                 "host": host_cpu(), "wall_seconds": round(time.time() - started),
+                 "host": host_cpu(), "docscan": code, "wall_seconds": round(time.time() - started),
                  "per_pipeline": per_kind, "runs": extra})
     OUT.write_text(json.dumps(data, indent=2) + "\n")
     print(f"wrote {OUT} and {OUT.with_suffix('.png')}")

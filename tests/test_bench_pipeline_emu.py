@@ -41,9 +41,10 @@ def small_photo(tmp_path_factory):
 
 @pytest.mark.emu
 @pytest.mark.parametrize("isa", ["aarch64", "armv7"])
-def test_pipeline_stages_counted_deterministically_and_model_matches_count_emulated(isa, small_photo):
+def test_pipeline_stages_counted_deterministically_and_model_matches_count_emulated(isa, small_photo, tmp_path):
     _need(isa)
-    first = ps.count_pipeline(small_photo, isa, frames=1, compare_model=True)
+    source = ps.snapshot_source(tmp_path / "src")      # both runs see the same docscan code
+    first = ps.count_pipeline(small_photo, isa, frames=1, compare_model=True, source=source)
     assert first.device == f"emu:{isa}" and first.label.startswith("EMULATED")
     assert ALL_STAGES <= set(first.stages), first.stages
     assert all(first.per_frame(s) > 0 for s in ALL_STAGES)
@@ -56,7 +57,7 @@ def test_pipeline_stages_counted_deterministically_and_model_matches_count_emula
     # A second guest process, same input: the same counts per stage (segments between markers
     # carry no start-up; qemu runs with address randomisation off). Measured: aarch64 equal
     # to the instruction, armv7 within 0.11 % (warp; model within 0.0001 %).
-    again = ps.count_pipeline(small_photo, isa, frames=1, compare_model=False)
+    again = ps.count_pipeline(small_photo, isa, frames=1, compare_model=False, source=source)
     assert set(again.stages) == set(first.stages)
     for stage in ALL_STAGES:
         assert again.per_frame(stage) == pytest.approx(first.per_frame(stage), rel=5e-3), stage

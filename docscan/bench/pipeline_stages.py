@@ -104,14 +104,30 @@ def check_photo(photo) -> Path:
     return path.resolve()
 
 
+def snapshot_source(dest) -> Path:
+    """A copy of the docscan package's Python files under ``dest`` (returned: the folder to
+    pass as ``source``): runs that must see the same code (a re-run, both ISAs of one
+    report) use it while the checkout may change under them."""
+    dest = Path(dest)
+    package = REPO / "docscan"
+    for src in package.rglob("*.py"):
+        if "__pycache__" not in src.parts:
+            target = dest / "docscan" / src.relative_to(package)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target)
+    return dest
+
+
 def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera", frames: int = 2,
-                   frame_size: tuple[int, int] = (1280, 720), compare_model: bool = True,
+                   frame_size: tuple[int, int] = (1280, 720), compare_model: bool = True, source=None,
                    progress: Progress = silent) -> PipelineCount:
     """Instructions per stage of docscan's detect pipeline on ``photo`` in emulated ``isa_name``.
 
     ``pipeline``: "camera" runs ``Detector.detect_camera_file(photo, scan=True)``; "preview"
     resizes the photo to ``frame_size`` (W, H) and runs ``FrameDetector.detect`` on it.
     ``compare_model``: also count the bare model with ``count_emulated`` (two more guest runs).
+    ``source``: the folder holding the ``docscan`` package the guest imports (default: this
+    checkout; ``snapshot_source`` makes a fixed copy).
     """
     from docscan.bench.estimate.trace import MARK_FD, _source_hash, ensure_plugin, parse_blocks
     from docscan.bench.opencv_layer import ensure_opencv_layer, guest_env
@@ -131,7 +147,8 @@ def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera"
     qemu = qemu_binary(isa.qemu)
     root, layer = ensure_opencv_layer(isa.name, progress=progress)
     plugin = ensure_plugin(root, isa.qemu, progress)
-    spec = {"repo": str(REPO), "model": str(model), "pipeline": pipeline, "photo": str(photo),
+    repo = Path(source).resolve() if source is not None else REPO
+    spec = {"repo": str(repo), "model": str(model), "pipeline": pipeline, "photo": str(photo),
             "frame_size": list(frame_size), "frames": frames, "mark_fd": MARK_FD}
     with tempfile.TemporaryDirectory(prefix="docscan-pipeline-") as tmp:
         tmp = Path(tmp)
