@@ -254,26 +254,26 @@ def _region_lines(region: np.ndarray, diag: float) -> list[Line]:
     h, w = region.shape
     # contour points on the frame border are where the page leaves the frame, not sides
     on_border = (pts[:, 0] <= 0) | (pts[:, 1] <= 0) | (pts[:, 0] >= w - 1) | (pts[:, 1] >= h - 1)
-    # the four sides' projections at once (a few hundred contour points; per side, numpy's
-    # call overhead was most of the cost)
-    diff = quad[[1, 2, 3, 0]] - quad
-    length = np.sqrt((diff * diff).sum(axis=1))
-    d = diff / np.maximum(length, 1e-300)[:, None]
-    rel = pts[:, None, :] - quad[None, :, :]                                  # (P, 4, 2)
-    t = rel[..., 0] * d[:, 0] + rel[..., 1] * d[:, 1]
-    across = rel[..., 1] * d[:, 0] - rel[..., 0] * d[:, 1]
-    near = ((np.abs(across) <= max(2.0, 0.01 * diag)) & (t > 0.1 * length) & (t < 0.9 * length)
-            & ~on_border[:, None])
-    counts = near.sum(axis=0).tolist()
+    thr = max(2.0, 0.01 * diag)
     lines = []
     for k in range(4):
-        if length[k] < 4:
+        a, b = quad[k], quad[(k + 1) % 4]
+        dx, dy = float(b[0] - a[0]), float(b[1] - a[1])
+        length = math.sqrt(dx * dx + dy * dy)     # np.linalg.norm's formula, without its overhead
+        if length < 4:
             continue
-        if counts[k] >= 6:
-            dk, c = line_through_points(pts[near[:, k]])
+        d = (b - a) / length
+        # (matrix products as they were: contour points are on the integer grid, so exact
+        # ties with the thresholds are common, and an FMA's rounding moves points across)
+        rel = pts - a
+        t = rel @ d
+        near = ((np.abs(rel @ np.array([-d[1], d[0]])) <= thr) & (t > 0.1 * length) & (t < 0.9 * length)
+                & ~on_border)
+        if near.sum() >= 6:
+            d, c = line_through_points(pts[near])
         else:
-            dk, c = d[k], (quad[k] + quad[(k + 1) % 4]) / 2
-        lines.append(Line(np.asarray(dk, np.float64), np.asarray(c, np.float64), 0.0, from_region=True))
+            c = (a + b) / 2
+        lines.append(Line(np.asarray(d, np.float64), np.asarray(c, np.float64), 0.0, from_region=True))
     return lines
 
 
