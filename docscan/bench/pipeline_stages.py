@@ -237,8 +237,9 @@ class PipelineReport:
 
 
 def run_pipeline(photo, devices: list[str], **kw) -> PipelineReport:
-    """``count_pipeline`` on each emulated device spec (``emu:armv7``, ``emu:aarch64``); a
-    one-line DocscanError for any other device."""
+    """``count_pipeline`` on each emulated device spec (``emu:armv7``, ``emu:aarch64``), all on
+    one snapshot of the code (unless ``source`` is given); a one-line DocscanError for any
+    other device."""
     isas = []
     for spec in devices:
         if not spec.startswith("emu:"):
@@ -247,7 +248,12 @@ def run_pipeline(photo, devices: list[str], **kw) -> PipelineReport:
         from docscan.bench.rootfs import get_isa
         isas.append(get_isa(spec[4:]).name)
     check_photo(photo)
-    return PipelineReport([count_pipeline(photo, isa, **kw) for isa in isas])
+    if kw.get("source") is not None:
+        return PipelineReport([count_pipeline(photo, isa, **kw) for isa in isas])
+    with tempfile.TemporaryDirectory(prefix="docscan-pipeline-src-") as tmp:
+        # one copy of the code for every device: the 32/64 ratio compares the same pipeline
+        source = snapshot_source(tmp)
+        return PipelineReport([count_pipeline(photo, isa, source=source, **kw) for isa in isas])
 
 
 def save(report: PipelineReport, json_path, png: bool = True) -> list[Path]:
