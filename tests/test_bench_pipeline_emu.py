@@ -54,14 +54,12 @@ def test_pipeline_stages_counted_deterministically_and_model_matches_count_emula
     # The model stage is the bare invoke (count_emulated's number) plus docscan's int8 lookup
     # tables around it: measured +1.0 % (aarch64) / +0.7 % (armv7).
     assert first.model_count and abs(first.per_frame("model") / first.model_count - 1) < 0.05
-    # A second guest process, same input: the same counts per stage (segments between markers
-    # carry no start-up; qemu runs with address randomisation off). Measured: aarch64 equal
-    # to the instruction, armv7 within 0.11 % (warp; model within 0.0001 %).
+    # A second guest process, same code and input: every probed stage's count repeats to the
+    # instruction (segments between markers carry no start-up; qemu runs with address
+    # randomisation off); "other", the glue between probes, to within a few dozen.
     again = ps.count_pipeline(small_photo, isa, frames=1, compare_model=False, source=source)
-    assert set(again.stages) == set(first.stages)
-    for stage in ALL_STAGES:
-        assert again.per_frame(stage) == pytest.approx(first.per_frame(stage), rel=5e-3), stage
-    assert again.per_frame("model") == pytest.approx(first.per_frame("model"), rel=1e-4)
+    assert {s: again.stages[s] for s in ALL_STAGES} == {s: first.stages[s] for s in ALL_STAGES}
+    assert again.per_frame("other") == pytest.approx(first.per_frame("other"), rel=1e-3)
     assert again.corners == first.corners
 
 

@@ -11,9 +11,10 @@ a marker system call on entry and exit; the plugin closes an instruction-count s
 every marker, so one run gives every stage of every frame, exactly (no subtraction of
 separate runs, whose start-up differs by ~0.02 %). A warm-up frame runs first (lazy
 set-up: XNNPACK weight packing, caches), then ``frames`` measured frames of the same input.
-Counts are deterministic: the same input gives the same count run after run (qemu runs
-under ``setarch -R``, see ``_no_aslr``): on aarch64 to the instruction; on armv7 within
-~0.1 % per stage (the model within 0.0001 %), for a reason not yet found.
+Counts are deterministic: the same code and input give the same count per stage, to the
+instruction, run after run, on both ISAs (qemu runs under ``setarch -R``, see ``_no_aslr``);
+"other" (the glue between probes) varies by a few dozen instructions. Run both ISAs on one
+``snapshot_source`` of the code when the checkout may change meanwhile.
 
 These are instruction counts under qemu-user (*emulated*): not phone time (no caches,
 memory bandwidth or pipeline), but how much work each stage is on each ISA, which is what
