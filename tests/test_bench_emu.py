@@ -65,6 +65,15 @@ def test_emulated_outputs_match_host(rootfs_both, tiny, monkeypatch, isa, how):
     ref = host.run_jobs(jobs, return_outputs=True)
     assert emu["runtime"] == "tflite-runtime 2.14.0"
     assert emu["machine"]["machine"] == {"armv7": "armv7l", "aarch64": "aarch64"}[isa]
+    # The guest sees a phone's CPU (not the x86 host's, and not nothing: chroot mode used to
+    # leave cpuinfo without /sys lists, so XNNPACK never started), and says which kernels ran.
+    assert emu["machine"]["cpu"] == "ARM 0x41 part 0xd0b r4p1 x1"
+    status = {e["label"]: e["xnnpack"] for e in emu["results"]}
+    if isa == "aarch64":
+        assert status["fp32"].startswith("applied ("), status
+        assert status["int8"].startswith("not applied (no fp32 tensors"), status   # tflite-runtime 2.14: ruy
+    else:
+        assert all(s.startswith("not applied (this runtime build has no XNNPACK") for s in status.values()), status
     for e, h in zip(emu["results"], ref["results"]):
         assert "error" not in e, e
         assert len(e["latency_ms"]) == 2
@@ -88,6 +97,9 @@ def test_bench_emulated_32_vs_64_side_by_side(rootfs_both, tiny, tmp_path):
     runs = {r["device"]: r for r in saved["runs"]}
     assert runs["emu:armv7"]["emulated"] and runs["emu:aarch64"]["emulated"] and not runs["host"]["emulated"]
     assert runs["emu:armv7"]["isa"] == "armv7" and "EMULATED" in runs["emu:armv7"]["machine"]
+    # Which kernels ran, in the device description and in extra (tflite-runtime 2.14 on a phone alike).
+    assert "1x Cortex-A76" in runs["emu:aarch64"]["machine"] and "XNNPACK applied (" in runs["emu:aarch64"]["machine"]
+    assert runs["emu:armv7"]["extra"]["xnnpack_applied"].startswith("not applied (this runtime build has no XNNPACK")
     for r in runs.values():
         assert [o["op_type"] for o in r["ops"]] == ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "TRANSPOSE_CONV"]
         assert all(o["ms"] > 0 for o in r["ops"])
@@ -138,3 +150,16 @@ def test_cli_emulated_without_network_one_line_error_no_result(private_cache, ti
     errors = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and ("network" in errors[0] or "127.0.0.1" in errors[0]), res.output
     assert not out.exists() and not out.with_suffix(".png").exists()
+
+
+def test_guest_cpu_view_is_a_phones_and_deterministic(tmp_path):
+    """One home for the text (estimate/cores.py's Core.cpuinfo); /sys lists match it."""
+    from docscan.bench.estimate.cores import get_core
+
+    assert emulated.guest_cpuinfo("aarch64", 2) == get_core("cortex-a76").cpuinfo("aarch64", processors=2)
+    assert "asimddp" in emulated.guest_cpuinfo("aarch64") and "neon" in emulated.guest_cpuinfo("armv7")
+    proc, sysfs = emulated.write_cpu_view(tmp_path / "v", "aarch64", 4)
+    assert (proc / "cpuinfo").read_text().count("processor\t:") == 4
+    assert (sysfs / "devices/system/cpu/present").read_text() == "0-3\n"
+    assert emulated.guest_cpu_label(1) == "1x Cortex-A76 (MIDR 0x414fd0b1)"
+    assert "guest /proc/cpuinfo 1x Cortex-A76" in emulated.describe("aarch64")

@@ -34,6 +34,8 @@ def test_emulated_counts_catch_unfolded_bn_and_pass_self(isa, demo_models, tmp_p
     assert plugin_path() is not None                      # built once, cached with its qemu version
     assert entry.setup.emulated and entry.setup.runtime.startswith("tflite-runtime")
     assert entry.stats["per_inference"] > 1_000_000
+    xnn = "XNNPACK applied (" if isa == "aarch64" else "XNNPACK not applied (this runtime build has no XNNPACK"
+    assert "guest /proc/cpuinfo 1x Cortex-A76" in entry.setup.tool and xnn in entry.setup.tool, entry.setup.tool
     same = check(demo_models["base"], path, f"emu:{isa}", deterministic=True, confirm=False)
     assert same.passed and abs(same.ratio - 1) < 0.002     # guest counts repeat to ~0.02 %
     assert same.to_dict()["emulated"] is True

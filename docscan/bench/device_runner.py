@@ -16,6 +16,12 @@ of the same compiled model), and says its "runtime". "litert": true times a mode
 that same CompiledModel loop, unprofiled (one-op cuts compared with the profiler alike).
 Progress goes to stderr as "PROGRESS done total label" lines; in-process callers pass
 ``progress(label, done, total)`` (docscan's progress convention).
+
+Every interpreter-timed model says which kernels ran: "xnnpack" is "applied (N delegate
+partitions)" when the interpreter's node list has DELEGATE nodes after allocate_tensors
+(the only delegate this runner uses is the runtime's default XNNPACK one), else
+"not applied (why)". The result's "machine" also says what CPU the process sees
+("cpu": the first processor's /proc/cpuinfo identity, and how many processors).
 """
 
 import json
@@ -70,6 +76,7 @@ def time_one(interpreter_cls, resolver, path, runs, warmup, threads, xnnpack, se
         kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     interp = interpreter_cls(**kwargs)
     interp.allocate_tensors()
+    status = xnnpack_status(interp, xnnpack)
     rng = np.random.RandomState(seed)
     for detail in interp.get_input_details():
         interp.set_tensor(detail["index"], make_input(detail, rng))
@@ -80,10 +87,82 @@ def time_one(interpreter_cls, resolver, path, runs, warmup, threads, xnnpack, se
         t0 = time.perf_counter()
         interp.invoke()
         times.append((time.perf_counter() - t0) * 1000.0)
-    result = {"latency_ms": times}
+    result = {"latency_ms": times, "xnnpack": status}
     if return_outputs:
         result["outputs"] = [interp.get_tensor(d["index"]).tolist() for d in interp.get_output_details()]
     return result
+
+
+def xnnpack_status(interp, requested=True):
+    """'applied (N delegate partitions)' or 'not applied (why)', for an allocated interpreter."""
+    try:
+        names = [op.get("op_name", "") for op in interp._get_ops_details()]
+    except Exception as exc:  # noqa: BLE001 - a private API; say so rather than guess
+        return "unknown (%s)" % type(exc).__name__
+    parts = names.count("DELEGATE")
+    if parts:
+        return "applied (%d delegate partition%s)" % (parts, "" if parts == 1 else "s")
+    if not requested:
+        return "not applied (XNNPACK off: built-in kernels)"
+    if not has_xnnpack(interp):
+        return "not applied (this runtime build has no XNNPACK: built-in kernels)"
+    try:
+        import numpy as np
+        fp32 = any(t["dtype"] == np.float32 for t in interp.get_tensor_details())
+    except Exception:  # noqa: BLE001
+        fp32 = True
+    if not fp32:
+        return ("not applied (no fp32 tensors: the runtime applies its default XNNPACK delegate "
+                "to float models only; built-in kernels, ruy)")
+    missing = [n for n in ("possible", "present") if not _readable("/sys/devices/system/cpu/" + n)]
+    if missing:
+        return ("not applied (cpuinfo cannot read /sys/devices/system/cpu/%s: XNNPACK did not start; "
+                "built-in kernels)" % "|".join(missing))
+    return "not applied (no DELEGATE node after allocate_tensors; built-in kernels)"
+
+
+def has_xnnpack(interp):
+    """Whether the loaded runtime's wrapper library exports the XNNPACK delegate at all."""
+    import ctypes
+    mod = sys.modules.get(type(interp).__module__)
+    wrapper = getattr(mod, "_interpreter_wrapper", None)
+    path = getattr(wrapper, "__file__", None)
+    if not path:
+        return True     # cannot tell: assume it has
+    try:
+        return hasattr(ctypes.CDLL(path), "TfLiteXNNPackDelegateCreate")
+    except OSError:
+        return True
+
+
+def _readable(path):
+    try:
+        with open(path) as fh:
+            return bool(fh.read().strip())
+    except OSError:
+        return False
+
+
+def cpu_seen():
+    """What /proc/cpuinfo shows this process: 'ARM 0x41 part 0xd0b r4p1 x1', or the x86 model name."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            text = fh.read()
+    except OSError:
+        return "no /proc/cpuinfo"
+    fields, count = {}, 0
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "processor":
+            count += 1
+        if count <= 1 and key and key not in fields:
+            fields[key] = value.strip()
+    if "CPU part" in fields:
+        return "ARM %s part %s r%sp%s x%d" % (fields.get("CPU implementer", "?"), fields["CPU part"],
+                                              int(fields.get("CPU variant", "0"), 16), fields.get("CPU revision", "?"),
+                                              max(count, 1))
+    return "%s x%d (not ARM)" % (fields.get("model name", fields.get("vendor_id", "?")), max(count, 1))
 
 
 def _litert_profiler():
@@ -140,7 +219,7 @@ def time_models(spec, progress=None):
 
 def machine():
     return {"machine": platform.machine(), "python": platform.python_version(),
-            "numpy": np.__version__, "system": platform.platform()}
+            "numpy": np.__version__, "system": platform.platform(), "cpu": cpu_seen()}
 
 
 def _stderr_progress(label, done, total):

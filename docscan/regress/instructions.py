@@ -10,7 +10,9 @@
   script inside the emulated device's rootfs. The plugin counts the whole process, so the
   script runs twice, with 1 and 1+K timed invokes after a warm-up, and the difference is
   divided by K: start-up and import costs cancel (to ~0.02 %: the guest's start-up is not
-  bit-for-bit repeatable, unlike callgrind's count inside Invoke).
+  bit-for-bit repeatable, unlike callgrind's count inside Invoke). The guest sees a phone's
+  CPU (``bench/devices/emulated.py``: an ARM /proc/cpuinfo and /sys cpu lists), and the
+  count's ``tool`` and ``xnnpack`` say which kernels ran (XNNPACK applied or not, and why).
 
 Same model, runtime and input -> the same count, run after run, whatever else the machine
 does. What it sees: more arithmetic, more ops, worse kernels, extra copies, a runtime that
@@ -48,9 +50,15 @@ invokes, threads, xnnpack = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "
 kw = {}
 if not xnnpack:
     kw["experimental_op_resolver_type"] = mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+try:
+    from device_runner import xnnpack_status  # copied beside this script
+except ImportError:
+    xnnpack_status = None
 for path in sys.argv[4:]:
     it = mod.Interpreter(model_path=path, num_threads=threads, **kw)
     it.allocate_tensors()
+    if xnnpack_status is not None:
+        print("DOCSCAN-XNNPACK:", xnnpack_status(it, xnnpack))
     rng = np.random.RandomState(0)
     for d in it.get_input_details():
         dt = np.dtype(d["dtype"])
@@ -78,6 +86,7 @@ class Count:
     # Host: the x86 features that decide XNNPACK's kernels under valgrind (which hides
     # AVX-512); counts compare only between CPUs offering the same ones. None elsewhere.
     cpu_features: list[str] | None = None
+    xnnpack: str = ""       # emulated: "applied (...)" / "not applied (why)" (device_runner.xnnpack_status)
 
 
 def host_runtime() -> str:
@@ -245,16 +254,24 @@ def count_emulated(model, isa_name: str, *, threads: int = 1, xnnpack: bool = Tr
            "HOME": "/tmp", "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2",
            # Debian's libblas.so.3 is an absolute symlink via /etc/alternatives (see bench/devices/emulated.py).
            "LD_LIBRARY_PATH": f"{lib / 'blas'}:{lib / 'lapack'}"}
+    from docscan.bench import device_runner
+    from docscan.bench.devices.emulated import guest_cpu_label, qemu_prefix
+
+    seen: list[str] = []
     with tempfile.TemporaryDirectory(prefix="docscan-insn-") as tmp:
         script = Path(tmp) / "infer.py"
         script.write_text(GUEST_SCRIPT)
+        shutil.copyfile(device_runner.__file__, Path(tmp) / "device_runner.py")
+        # The guest sees a phone's CPU (ARM /proc/cpuinfo and /sys cpu lists), as in bench runs.
+        prefix = qemu_prefix(root, Path(tmp) / "root", isa.name, threads)
 
         def run(n: int) -> int:
-            argv = [qemu, "-plugin", str(plugin), "-d", "plugin", "-L", str(root), str(root / "usr/bin/python3"),
+            argv = [qemu, "-plugin", str(plugin), "-d", "plugin", "-L", str(prefix), str(root / "usr/bin/python3"),
                     str(script), str(n), str(threads), "1" if xnnpack else "0", str(model)]
             proc = subprocess.run(argv, capture_output=True, text=True, env=env)
             if proc.returncode != 0 or "DOCSCAN-INVOKES-DONE" not in proc.stdout:
                 raise DocscanError(f"emu:{isa.name}: {model.name}: inference under qemu failed: {_tail(proc.stderr)}")
+            seen.extend(ln.split(": ", 1)[1] for ln in proc.stdout.splitlines() if ln.startswith("DOCSCAN-XNNPACK: "))
             return parse_count(proc.stdout + proc.stderr)
 
         # (long - short) / K per inference. With ``repeatability`` a third run gives two
@@ -266,8 +283,10 @@ def count_emulated(model, isa_name: str, *, threads: int = 1, xnnpack: bool = Tr
             repeats = [c2 - c1, round((c3 - c2) / max(invokes - 1, 1))]
     per = round((c3 - c1) / invokes)
     runtime = guest_runtime(root)
+    status = seen[-1] if seen else "unknown"
     return Count(f"emu:{isa.name}", per, f"qemu {_qemu_version(qemu)} insn plugin, guest instructions "
-                 f"((N={1 + invokes}) - (N=1)) / {invokes}", repeats, {}, runtime)
+                 f"((N={1 + invokes}) - (N=1)) / {invokes}; guest /proc/cpuinfo {guest_cpu_label(threads)}; "
+                 f"XNNPACK {status}", repeats, {}, runtime, xnnpack=status)
 
 
 def guest_runtime(root: Path) -> str:

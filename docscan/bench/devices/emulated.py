@@ -22,6 +22,21 @@ fails to start; the host's x86 ones crash it), so the run gets a one-CPU Cortex-
 /proc/cpuinfo and /sys/devices/system/cpu lists, bind-mounted over the rootfs's empty /proc
 and /sys in a private mount namespace (``unshare``) that ends with the run. Hence chroot
 mode only. armv7 has no ai-edge-litert build at all (tflite-runtime 2.14 only): no profiler.
+
+The guest's view of the CPU (every emulated run: bench runs, profiled runs, instruction
+counts): a phone's. Without it tflite-runtime's cpuinfo fails in chroot mode (no /sys lists:
+"Error in cpuinfo: failed to parse ... present"), and the default XNNPACK delegate never
+starts (fp32 ran built-in kernels); in qemu mode the guest read the x86 host's /proc/cpuinfo
+(XNNPACK started but saw no ARM core, so picked untuned kernels). Now each run gets
+``GUEST_CORE``'s /proc/cpuinfo (``Core.cpuinfo`` of ``estimate/cores.py``: the one home of
+that text; armv7 sees the compat view a 32-bit process gets on an arm64 phone) with one
+processor per thread, and /sys/devices/system/cpu/{possible,present,online} to match:
+deterministic, whatever the host. chroot mode bind-mounts them over the rootfs's empty /proc
+and /sys in a private mount namespace (``unshare``); qemu mode gives ``qemu -L`` an overlay
+prefix (``estimate.trace.overlay_root``) whose proc/cpuinfo and sys lists qemu finds first.
+Each run's result says which kernels ran (``device_runner.xnnpack_status``): the default
+delegate of tflite-runtime 2.14 takes fp32 models only (int8 stays on ruy), and the armv7
+wheel has no XNNPACK at all, as on a phone with that runtime.
 """
 
 from __future__ import annotations
@@ -53,9 +68,56 @@ LITERT_PLATFORM = "manylinux_2_27_aarch64"     # pip 23 matches --platform tags 
 LITERT_RUNTIME = f"ai-edge-litert {LITERT_VERSION} (CompiledModel C API, {LITERT_PLATFORM} wheel)"
 NO_ARMV7_PROFILER = ("emu:armv7 has only tflite-runtime 2.14 (ai-edge-litert publishes no 32-bit ARM build, "
                      "and LiteRT's profiler is not reachable from tflite-runtime's Python API)")
-# What LiteRT's cpuinfo reads in a profiled run (see the module doc): one Cortex-A76 (0xd0b).
-FAKE_CPUINFO = ("processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd\nCPU implementer\t: 0x41\n"
-                "CPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: 0xd0b\nCPU revision\t: 1\n\n")
+GUEST_CORE = "cortex-a76"      # what the guest's /proc/cpuinfo names (a phone's big core; RPi 5)
+
+
+def guest_cpuinfo(isa_name: str, cpus: int = 1) -> str:
+    """The /proc/cpuinfo every emulated guest reads (see the module doc)."""
+    from docscan.bench.estimate.cores import get_core
+    return get_core(GUEST_CORE).cpuinfo(get_isa(isa_name).name, processors=max(1, cpus))
+
+
+def guest_cpu_label(cpus: int = 1) -> str:
+    """'1x Cortex-A76 (MIDR 0x414fd0b1)': the CPU the guest is shown, for descriptions."""
+    from docscan.bench.estimate.trace import cpuinfo_midr
+    n = max(1, cpus)
+    family, _, model = GUEST_CORE.partition("-")
+    return f"{n}x {family.capitalize()}-{model.upper()} ({cpuinfo_midr(guest_cpuinfo('aarch64', 1))})"
+
+
+def write_cpu_view(folder: Path, isa_name: str, cpus: int = 1) -> tuple[Path, Path]:
+    """folder/proc/cpuinfo and folder/sys/devices/system/cpu/{possible,present,online}; (proc, sys)."""
+    n = max(1, cpus)
+    cpu = folder / "sys" / "devices" / "system" / "cpu"
+    cpu.mkdir(parents=True, exist_ok=True)
+    for name in ("possible", "present", "online"):
+        (cpu / name).write_text("0\n" if n == 1 else f"0-{n - 1}\n")
+    (folder / "proc").mkdir(exist_ok=True)
+    (folder / "proc" / "cpuinfo").write_text(guest_cpuinfo(isa_name, n))
+    return folder / "proc", folder / "sys"
+
+
+def qemu_prefix(root: Path, folder: Path, isa_name: str, cpus: int = 1) -> Path:
+    """A ``qemu -L`` prefix: the rootfs (symlinked) with the guest's CPU view in proc/ and sys/."""
+    from docscan.bench.estimate.trace import overlay_root
+    prefix = overlay_root(root, folder, guest_cpuinfo(isa_name, cpus))
+    if (prefix / "sys").is_symlink():
+        (prefix / "sys").unlink()        # our own lists, not the rootfs's (empty) folder
+    write_cpu_view(prefix, isa_name, cpus)
+    return prefix
+
+
+def chroot_argv(root: Path, tmp: Path, isa_name: str, cpus: int, argv: list[str]) -> list[str]:
+    """``argv`` (a chroot into ``root``) run in a private mount namespace whose /proc and /sys
+    show the guest's CPU view (written under ``tmp``, a folder inside the rootfs)."""
+    proc, sysfs = write_cpu_view(tmp / "cpu-view", isa_name, cpus)
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise DocscanError("unshare is not installed (apt package util-linux); chroot-mode emulated runs need it "
+                           "to show the guest an ARM /proc/cpuinfo (or set DOCSCAN_EMU_MODE=qemu)")
+    script = 'mount --bind "$1" "$3/sys" && mount --bind "$2" "$3/proc" && shift 3 && exec "$@"'
+    return [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh",
+            str(sysfs), str(proc), str(root), *argv]
 
 
 def parse(spec: str, config: dict) -> Emulated | None:
@@ -77,7 +139,7 @@ class Emulated(RunnerDevice):
     def run_models(self, jobs: list[Job], settings: RunSettings, progress: Progress = silent) -> Timings:
         result = run_jobs(self.isa, jobs, threads=settings.threads, xnnpack=settings.xnnpack, seed=settings.seed,
                           progress=progress)
-        return timings_of(result, self.describe())
+        return timings_of(result, describe(self.isa, settings.threads))
 
     def profiler_unavailable(self, settings: RunSettings) -> str:
         if self.isa != "aarch64":
@@ -196,33 +258,17 @@ def run_jobs(isa_name: str, jobs: list[Job], *, threads: int = 1, xnnpack: bool 
             env = _clean_env()
             if profiled:
                 spec["litert"] = {"lib": f"{guest_tmp}/libLiteRt.so", "runtime": LITERT_RUNTIME}
-                argv = _profiler_argv(root, tmp, argv)
+                _place(ensure_litert(), tmp / "libLiteRt.so")
+                shutil.copyfile(PROFILER, tmp / "litert_profiler.py")
+            argv = chroot_argv(root, tmp, isa.name, threads, argv)
         else:
-            argv = [_qemu(isa), "-L", str(root), str(root / "usr/bin/python3"),
+            prefix = qemu_prefix(root, tmp / "root", isa.name, threads)
+            argv = [_qemu(isa), "-L", str(prefix), str(root / "usr/bin/python3"),
                     str(tmp / "device_runner.py"), str(tmp / "spec.json")]
             lib = root / "usr" / "lib" / isa.triplet
             env = {**_clean_env(), "LD_LIBRARY_PATH": f"{lib / 'blas'}:{lib / 'lapack'}"}
         (tmp / "spec.json").write_text(json.dumps(spec))
         return _run(argv, env, isa, progress, timeout)
-
-
-def _profiler_argv(root: Path, tmp: Path, argv: list[str]) -> list[str]:
-    """``argv`` (a chroot) wrapped for a LiteRT-profiled run: libLiteRt.so and litert_profiler.py
-    beside the runner, and a faked ARM CPU in /proc and /sys of a private mount namespace."""
-    _place(ensure_litert(), tmp / "libLiteRt.so")
-    shutil.copyfile(PROFILER, tmp / "litert_profiler.py")
-    cpu = tmp / "sys" / "devices" / "system" / "cpu"
-    cpu.mkdir(parents=True)
-    for name in ("possible", "present", "online"):
-        (cpu / name).write_text("0\n")
-    (tmp / "proc").mkdir()
-    (tmp / "proc" / "cpuinfo").write_text(FAKE_CPUINFO)
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        raise DocscanError("emu:aarch64: unshare is not installed (apt package util-linux); the LiteRT profiler needs it")
-    script = 'mount --bind "$1" "$3/sys" && mount --bind "$2" "$3/proc" && shift 3 && exec "$@"'
-    return [unshare, "--mount", "--propagation", "private", "/bin/sh", "-c", script, "sh",
-            str(tmp / "sys"), str(tmp / "proc"), str(root), *argv]
 
 
 def _sweep(folder: Path, max_age_s: float = 6 * 3600) -> None:
@@ -290,8 +336,8 @@ def _run(argv, env, isa: Isa, progress, timeout) -> dict:
     return json.loads(out[begin + len(device_runner.BEGIN):end])
 
 
-def describe(isa_name: str) -> str:
+def describe(isa_name: str, threads: int = 1) -> str:
     isa = get_isa(isa_name)
     marker = read_marker(rootfs_path(isa)) or {}
     return (f"qemu-user {isa.name} (Debian {marker.get('suite', '?')} {isa.debian_arch}, "
-            f"{mode()} mode) on {host_cpu()} - EMULATED")
+            f"{mode()} mode, guest /proc/cpuinfo {guest_cpu_label(threads)}) on {host_cpu()} - EMULATED")

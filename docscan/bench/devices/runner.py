@@ -97,6 +97,7 @@ class RunnerDevice:
                               "model_path": str(model)})
         if self.note:
             run.notes.append(self.note)
+        _say_kernels(run, whole, facts)
         if cuts:
             run.extra["per_op_method_name"] = "cuts"
             if settings.per_op_note:
@@ -144,6 +145,19 @@ class RunnerDevice:
         run.extra["per_op_sum_ms"] = total
         run.extra["per_op_gap_pct"] = 100.0 * (total - run.median_ms) / run.median_ms if run.median_ms else None
         return run
+
+
+def _say_kernels(run: ModelRun, whole: dict, facts: dict) -> None:
+    """Which kernels the whole model ran (``device_runner.xnnpack_status``) and what CPU the
+    runtime saw: in ``extra``, in the device description (``machine``) and in the notes."""
+    status = whole.get("xnnpack")
+    if facts.get("cpu"):
+        run.extra["guest_cpu"] = facts["cpu"]
+    if not status:
+        return
+    run.extra["xnnpack_applied"] = status
+    run.machine = f"{run.machine}; XNNPACK {status}" if run.machine else f"XNNPACK {status}"
+    run.notes.append(f"XNNPACK: {status}")
 
 
 def profiler_limits(settings: RunSettings) -> str:
