@@ -17,10 +17,9 @@ longer has is reported as missing and its work lands in "other": the totals stay
 
 Runs on Debian 12's python3 3.11, numpy 1.24, Debian's python3-opencv 4.6 and PyPI's
 tflite-runtime 2.14 (installed as ``ai_edge_litert.interpreter`` for docscan's import).
-Two gaps between that and the host are bridged here, and listed in the result: OpenCV 4.6
+One gap between that and the host is bridged here, and listed in the result: OpenCV 4.6
 has no ``cv2.approxPolyN`` (4.11+; a Python version of its greedy contraction stands in,
-counted as its own stage, within a pixel of OpenCV's), and on 32-bit numpy refuses the
-int64 indices docscan's quad finder gives ``np.bincount`` (cast to intp here).
+counted as its own stage, within a pixel of OpenCV's).
 """
 
 import json
@@ -152,20 +151,6 @@ def approx_poly_n(curve, nsides, epsilon_percentage=-1.0, ensure_convex=True):
     return out.reshape(1, -1, 2)
 
 
-def bincount_intp(bincount):
-    """``np.bincount`` that accepts int64 indices on a 32-bit platform, where numpy refuses
-    to cast them to its 32-bit intp ('safe' rule); docscan's quad finder passes int64
-    labels, which only 64-bit numpy takes as they are."""
-    import numpy as np
-
-    def bincount32(x, *args, **kwargs):
-        x = np.asarray(x)
-        if x.dtype == np.int64:
-            x = x.astype(np.intp)
-        return bincount(x, *args, **kwargs)
-    return bincount32
-
-
 def cv2_error():
     import cv2
     return cv2.error
@@ -207,9 +192,6 @@ def main():
     if not hasattr(cv2, "approxPolyN"):
         cv2.approxPolyN = marks.probe(approx_poly_n, "quad finder: approxPolyN polyfill")
         polyfills.append("cv2.approxPolyN (OpenCV %s has none; a Python version, its own stage)" % cv2.__version__)
-    if np.dtype(np.intp).itemsize < 8:
-        np.bincount = bincount_intp(np.bincount)
-        polyfills.append("np.bincount casts int64 indices to 32-bit intp (numpy refuses to on 32-bit)")
     from docscan.detect.detector import Detector
     from docscan.detect.frames import FrameDetector
     from docscan.detect.image_io import load_image

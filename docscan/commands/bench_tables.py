@@ -41,6 +41,8 @@ def print_report(report: BenchReport, console=None, top: int = 15) -> None:
         for r in runs:
             if r.extra.get("per_op_fallback"):
                 console.print(f"  {label(r)}: {r.extra['per_op_fallback']}", markup=False)
+            if r.extra.get("xnnpack_applied"):   # emulated runs: which kernels really ran
+                console.print(f"  {label(r)}: XNNPACK {r.extra['xnnpack_applied']}", markup=False)
         if pair:
             console.print(f"  32/64 whole-model ratio ({label(pair[0])} / {label(pair[1])}): "
                           f"{fmt(ratio(pair[0].median_ms, pair[1].median_ms))}")

@@ -177,7 +177,7 @@ def _segments_to_lines(segs: np.ndarray, diag: float, max_lines: int, max_per_di
             if labels[i] < 0 and row[i]:
                 labels[i] = k
         k += 1
-    label = np.array(labels, np.int64)
+    label = np.array(labels, np.intp)   # np.bincount takes only intp: int32 on 32-bit ARM
     weight = np.bincount(label, length, k)
     mx = np.bincount(label, length * mids[:, 0], k) / weight
     my = np.bincount(label, length * mids[:, 1], k) / weight
