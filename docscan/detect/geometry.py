@@ -112,10 +112,10 @@ def line_through_points(pts: np.ndarray, weights: np.ndarray | None = None):
 
 
 def intersect_lines(d1, c1, d2, c2):
-    """Intersection of lines c1 + t d1 and c2 + s d2; None when near-parallel."""
-    den = d1[0] * d2[1] - d1[1] * d2[0]
-    if abs(den) < 1e-9:
-        return None
+    """Row by row, where lines c1 + t d1 and c2 + s d2 (arrays (n, 2)) meet: (points (n, 2),
+    meets (n,) False where near-parallel; those rows' points are not meaningful)."""
+    den = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
+    meets = np.abs(den) >= 1e-9
     diff = c2 - c1
-    t = (diff[0] * d2[1] - diff[1] * d2[0]) / den
-    return c1 + t * d1
+    t = (diff[:, 0] * d2[:, 1] - diff[:, 1] * d2[:, 0]) / np.where(meets, den, 1.0)
+    return c1 + t[:, None] * d1, meets

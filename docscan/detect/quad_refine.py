@@ -9,6 +9,7 @@ import math
 import cv2
 import numpy as np
 
+from docscan.detect.geometry import intersect_lines
 from docscan.detect.quad_lines import Line
 from docscan.detect.quad_params import QuadParams
 
@@ -34,12 +35,7 @@ def refine_on_edge_map(p: np.ndarray, lines: list[Line], line_ids, corners, para
         if ln.border or not fitted[k]:
             dirs[k], points[k] = ln.d, ln.c
     # corner k is where side k meets side k + 1
-    d2, c2 = dirs[_NEXT], points[_NEXT]
-    den = dirs[:, 0] * d2[:, 1] - dirs[:, 1] * d2[:, 0]
-    meets = np.abs(den) >= 1e-9
-    diff = c2 - points
-    t = (diff[:, 0] * d2[:, 1] - diff[:, 1] * d2[:, 0]) / np.where(meets, den, 1.0)
-    x = points + t[:, None] * dirs
+    x, meets = intersect_lines(dirs, points, dirs[_NEXT], points[_NEXT])
     # a refit that moves a corner far is a refit gone wrong: keep the coarse corner
     near = np.sqrt(((x - corners) ** 2).sum(axis=1)) <= MAX_MOVE * float(np.hypot(*p.shape))
     return np.where((meets & near)[:, None], x, corners)
@@ -162,12 +158,7 @@ def _refine_pass(grey: np.ndarray, local: np.ndarray, r: float, frame_wh) -> np.
     dirs = np.where(fitted[:, None], dirs, d)
     points = np.where(fitted[:, None], points, a)
     # corner k is where side k-1 (ending at k) meets side k (starting at k)
-    d1, c1 = dirs[_PREV], points[_PREV]
-    den = d1[:, 0] * dirs[:, 1] - d1[:, 1] * dirs[:, 0]
-    meets = np.abs(den) >= 1e-9
-    diff = points - c1
-    t = (diff[:, 0] * dirs[:, 1] - diff[:, 1] * dirs[:, 0]) / np.where(meets, den, 1.0)
-    x = c1 + t[:, None] * d1
+    x, meets = intersect_lines(dirs[_PREV], points[_PREV], dirs, points)
     near = np.sqrt(((x - local) ** 2).sum(axis=1)) <= 2 * r
     return np.where((meets & near)[:, None], x, local)
 
