@@ -7,6 +7,18 @@ from pathlib import Path
 import numpy as np
 
 
+def have_litert_library() -> bool:
+    """Whether ai-edge-litert's libLiteRt.so (LiteRT's C API and profiler) is installed."""
+    from docscan.bench import litert_profiler
+    from docscan.errors import DocscanError
+
+    try:
+        litert_profiler.library_path()
+    except DocscanError:
+        return False
+    return True
+
+
 def make_tiny_models(folder: Path) -> dict[str, Path]:
     """Conv -> BN -> ReLU -> depthwise -> 1x1 conv -> transposed conv, on a 32x32 input."""
     import keras

@@ -8,18 +8,12 @@ import statistics
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
-from bench_helpers import make_tiny_models  # noqa: E402
+from bench_helpers import have_litert_library, make_tiny_models  # noqa: E402
 
 from docscan.bench import litert_profiler, perop  # noqa: E402
 from docscan.errors import DocscanError  # noqa: E402
 
-try:
-    litert_profiler.library_path()
-    HAVE_LIB = True
-except DocscanError:
-    HAVE_LIB = False
-
-pytestmark = pytest.mark.skipif(not HAVE_LIB, reason="ai-edge-litert's libLiteRt.so is not installed")
+pytestmark = pytest.mark.skipif(not have_litert_library(), reason="ai-edge-litert's libLiteRt.so is not installed")
 
 
 @pytest.fixture(scope="module")

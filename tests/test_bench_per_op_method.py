@@ -10,7 +10,7 @@ import shutil
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
-from bench_helpers import make_tiny_models  # noqa: E402
+from bench_helpers import have_litert_library, make_tiny_models  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 from docscan.bench import litert_profiler, report  # noqa: E402
@@ -19,11 +19,7 @@ from docscan.cli import main  # noqa: E402
 from docscan.errors import DocscanError  # noqa: E402
 from docscan.paths import MODELS_DIR  # noqa: E402
 
-try:
-    litert_profiler.library_path()
-    HAVE_LIB = True
-except DocscanError:
-    HAVE_LIB = False
+HAVE_LIB = have_litert_library()
 needs_lib = pytest.mark.skipif(not HAVE_LIB, reason="ai-edge-litert's libLiteRt.so is not installed")
 SHIPPED = MODELS_DIR / "hed_default.int8.tflite"
 
