@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -12,7 +13,7 @@ from docscan.detect.camera_file import DETECT_MIN_SIDE, CameraImage, load_for_de
 from docscan.detect.edge_model import EdgeModel, load_edge_model
 from docscan.detect.geometry import order_corners, to_full_resolution
 from docscan.detect.image_io import load_image
-from docscan.detect.quad import DEFAULT_PARAMS, QuadParams, find_quad, refine_corners
+from docscan.detect.quad import DEFAULT_PARAMS, QuadParams, QuadResult, find_quad, refine_corners
 from docscan.errors import DocscanError
 
 REFINE_MIN_SCALE = 2.0   # photo / edge-map size from which sub-pixel refinement on the photo pays
@@ -51,20 +52,28 @@ class Detector:
         edge, region = self.model.maps(image_rgb)
         t1 = time.perf_counter()
         timings["model"] = (t1 - t0) * 1e3
-        q = find_quad(edge, params=self.params, region=region if self.use_region else None)
-        corners = None
-        if q.corners is not None:
-            H, W = image_rgb.shape[:2]
-            h, w = edge.shape
-            corners = to_full_resolution(q.corners, (h, w), (H, W))
-            # The photo only adds detail the edge-map fit lacks when it is much larger.
-            if self.refine and max(H / h, W / w) >= REFINE_MIN_SCALE:
-                corners = order_corners(refine_corners(image_rgb, corners))
+        q, corners = self.locate(edge, region, image_rgb.shape[:2],
+                                 lambda c: order_corners(refine_corners(image_rgb, c)))
         t2 = time.perf_counter()
         timings["quad"] = (t2 - t1) * 1e3
         scan = warp_document(image_rgb, corners) if (warp and corners is not None) else None
         timings["warp"] = (time.perf_counter() - t2) * 1e3
         return Detection(corners, q.confidence, edge, timings, q.reason, scan, region)
+
+    def locate(self, edge: np.ndarray, region: np.ndarray | None, image_hw: tuple[int, int],
+               refine: Callable[[np.ndarray], np.ndarray]) -> tuple[QuadResult, np.ndarray | None]:
+        """The model's maps -> the quad finder's result and its corners in pixels of an
+        image of ``image_hw`` (None when no page), passed through ``refine`` (corners ->
+        corners on that image) when it is large enough to add detail: the edge-map fit
+        lacks only what a much larger image resolves."""
+        q = find_quad(edge, params=self.params, region=region if self.use_region else None)
+        if q.corners is None:
+            return q, None
+        corners = to_full_resolution(q.corners, edge.shape, image_hw)
+        ratio = max(image_hw[0] / edge.shape[0], image_hw[1] / edge.shape[1])
+        if self.refine and ratio >= REFINE_MIN_SCALE:
+            corners = refine(corners)
+        return q, corners
 
     def detect_file(self, path, warp: bool = True) -> tuple[np.ndarray, Detection]:
         """Today's way with a file: decoded in full, detected on every pixel (``docscan

@@ -29,10 +29,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from docscan.detect.detector import REFINE_MIN_SCALE, Detector
+from docscan.detect.detector import Detector
 from docscan.detect.edge_model import stretch_low_contrast
-from docscan.detect.geometry import order_corners, polygon_iou, to_full_resolution
-from docscan.detect.quad import find_quad
+from docscan.detect.geometry import order_corners, polygon_iou
 from docscan.detect.quad_refine import RefineScratch, refine_corners, refine_window
 from docscan.errors import DocscanError
 
@@ -132,16 +131,15 @@ class FrameDetector:
         t1 = time.perf_counter()
         edge, region = _frame_maps(self.model, small)
         t2 = time.perf_counter()
-        det = self.detector
-        q = find_quad(edge, params=det.params, region=region if det.use_region else None)
-        corners = None
-        if q.corners is not None:
-            work_hw = buf.work.shape
-            corners = to_full_resolution(q.corners, edge.shape, work_hw)
-            ratio = max(work_hw[0] / edge.shape[0], work_hw[1] / edge.shape[1])
-            if det.refine and self.refine_passes > 0 and ratio >= REFINE_MIN_SCALE:
-                grey = self._work_grey(frame, fmt, luma, buf, refine_window(work_hw, corners))
-                corners = refine_corners(grey, corners, passes=self.refine_passes, scratch=buf.scratch)
+
+        def refine(c):
+            if self.refine_passes == 0:
+                return c
+            grey = self._work_grey(frame, fmt, luma, buf, refine_window(buf.work.shape, c))
+            return refine_corners(grey, c, passes=self.refine_passes, scratch=buf.scratch)
+
+        q, corners = self.detector.locate(edge, region, buf.work.shape, refine)
+        if corners is not None:
             corners = order_corners((np.asarray(corners, np.float64) + 0.5) * buf.k - 0.5)
             corners = self._smoothed(corners)
         else:
