@@ -45,9 +45,10 @@ def test_a_pick_holding_an_edged_outline_is_not_confident():
     m, region = page_on_table()
     page = find_quad(m, region=region)
     table = find_quad(m, params=OLD, region=region)
-    # the table pick holds the page's outline: its confidence is less than half the page's
-    # (both are modest: the region map fits neither well)
-    assert table.confidence < 0.5 * page.confidence
+    # the table pick holds the page's outline: it is less sure than the page, and not sure
+    # at all (both are modest: the region map fits neither well)
+    assert table.confidence < page.confidence
+    assert table.confidence < 0.5
     assert page.confidence == pytest.approx(find_quad(edge_map(PAGE), region=region).confidence, abs=0.02)
 
 

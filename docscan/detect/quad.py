@@ -42,6 +42,7 @@ import numpy as np
 
 from docscan.detect.geometry import order_corners, polygon_iou
 from docscan.detect.quad_candidates import candidates
+from docscan.detect.quad_confidence import confidence, pick_features
 from docscan.detect.quad_lines import prepare
 from docscan.detect.quad_params import DEFAULT_PARAMS, QuadParams
 from docscan.detect.quad_pick import pick
@@ -59,11 +60,12 @@ __all__ = ["DEFAULT_PARAMS", "NO_DOCUMENT", "QuadParams", "QuadResult", "candida
 @dataclass
 class QuadResult:
     corners: np.ndarray | None          # (4, 2) float32, clockwise from top-left, or None
-    confidence: float                   # found: quad_pick's quality (outline support, region
-                                        # agreement, no edged outline inside), or the region IoU
-                                        # where that accepted a weakly edged page; not found: the
-                                        # outline support that fell short
+    confidence: float                   # found: with a region map, quad_confidence's chance that
+                                        # the corners are right; without, quad_pick's quality
+                                        # (outline support, no edged outline inside); not found:
+                                        # the outline support that fell short
     reason: str = ""                    # why corners is None
+    features: dict | None = None        # found with a region map: quad_confidence's inputs
 
 
 def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
@@ -95,7 +97,10 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
         ih, iw = image.shape[:2]
         scale = np.array([iw / w, ih / h])
         corners = (refine_corners(image, (corners + 0.5) * scale - 0.5) + 0.5) / scale - 0.5
-    return QuadResult(order_corners(corners), best.quality)   # conf gates; quality is reported
+    if prep.region is None:
+        return QuadResult(order_corners(corners), best.quality)   # conf gates; quality is reported
+    features = pick_features(best.corners, best.confidence, best.region_iou, best.inner_support, prep.p, prep.region)
+    return QuadResult(order_corners(corners), confidence(features), features=features)
 
 
 def candidate_quads(edge_prob: np.ndarray, params: QuadParams = DEFAULT_PARAMS,

@@ -6,13 +6,14 @@ reranked by edge score times region IoU to a power, unless a guard hands the cho
 to the edges: no candidate fits the region, or a strong line runs across the region's
 pick away from the frame centre.
 
-The pick's ``quality`` is the confidence ``find_quad`` reports: how likely the pick is the
-page, not only how well it is edged. It multiplies the supported share of the outline
-(squared), the pick's IoU with the region map (a page the region head sees elsewhere is
-suspect) and one minus the edge support of the lines inside the pick per unit of its
-perimeter (a table top or a desk picked around the page holds the page's own outline;
-a page holds only faint print, which the edge model ignores). Tuned on the labelled real
-photos: see ``benchmarks/real_sets.py``.
+The pick's ``quality`` scores how likely the pick is the page, not only how well it is
+edged. It multiplies the supported share of the outline (squared), the pick's IoU with the
+region map (a page the region head sees elsewhere is suspect) and one minus the edge
+support of the lines inside the pick per unit of its perimeter (a table top or a desk
+picked around the page holds the page's own outline; a page holds only faint print, which
+the edge model ignores). ``find_quad`` reports it for models without a region head; with
+one it reports ``docscan.detect.quad_confidence``'s fitted chance, whose inputs include
+these three.
 """
 
 from __future__ import annotations
