@@ -43,8 +43,9 @@ REAL_SETS = ("real-photos-dev", "real-photos-dev2")
 HELD_OUT_SEED, SIZE = 9001, (512, 384)
 
 
-def detections(detector, images_and_truths):
-    """(features dict or None, reported confidence, the product's confidence, IoU) per image."""
+def detections(detector, images_and_truths, label: str, total: int | None = None):
+    """(features dict or None, reported confidence, the product's confidence, IoU) per image;
+    a progress line per 100 images (the fit's 1000 scenes take minutes)."""
     from docscan.detect.geometry import polygon_iou
     from docscan.detect.quad import find_quad
     from docscan.detect.quad_pick import _quality
@@ -55,6 +56,8 @@ def detections(detector, images_and_truths):
         f = find_quad(det.edge_map, params=detector.params, region=det.region_map).features
         product = 0.0 if f is None else _quality(f["share"], f["region_iou"], f["inner"], detector.params)
         rows.append((f, det.confidence, product, iou))
+        if len(rows) % 100 == 0:
+            print(f"{label}: {len(rows)}" + (f"/{total}" if total else "") + " images", flush=True)
     return rows
 
 
@@ -122,10 +125,9 @@ def main(argv=None) -> int:
     fit_rows = []
     for spec in args.fit.split(","):
         seed, n = (int(v) for v in spec.split(":"))
-        fit_rows += detections(detector, synthetic(seed, n))
-        print(f"fit stream {seed}: {n} samples", flush=True)
-    held = detections(detector, synthetic(HELD_OUT_SEED, args.held_out))
-    real = detections(detector, real_photos())
+        fit_rows += detections(detector, synthetic(seed, n), f"fit stream {seed}", n)
+    held = detections(detector, synthetic(HELD_OUT_SEED, args.held_out), f"held-out {HELD_OUT_SEED}", args.held_out)
+    real = detections(detector, real_photos(), "real photos")
     weights, intercept = fit_logistic(*matrix(fit_rows))
 
     report = {"model": args.model, "machine": describe_host(), "fit": args.fit, "features": list(FEATURES),
