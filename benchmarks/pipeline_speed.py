@@ -270,7 +270,6 @@ def main(argv=None):
 
 
 def plot(report, path: Path) -> None:
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -297,7 +296,7 @@ def plot(report, path: Path) -> None:
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="x", labelsize=8)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{report['machine']}; {report['runtime']}; one run, interleaved; load average "
+    fig.suptitle(f"{report['machine']}\n{report['runtime']}; one run, interleaved; load average "
                  f"{report['load_average_1min_start']:.1f} -> {report['load_average_1min_end']:.1f}", fontsize=8)
     write_figure(path, fig, dpi=110)
 
