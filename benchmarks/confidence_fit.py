@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 from docscan.atomic import write_figure, write_json  # noqa: E402
 from docscan.detect.confidence import IOU_GOOD, separation  # noqa: E402
-from docscan.detect.quad_confidence import FEATURES  # noqa: E402
+from docscan.detect.quad_confidence import FEATURES, confidence  # noqa: E402
 from docscan.machine import describe_host  # noqa: E402
 from docscan.paths import shared_dir  # noqa: E402
 
@@ -47,13 +47,12 @@ def detections(detector, images_and_truths, label: str, total: int | None = None
     """(features dict or None, reported confidence, the product's confidence, IoU) per image;
     a progress line per 100 images (the fit's 1000 scenes take minutes)."""
     from docscan.detect.geometry import polygon_iou
-    from docscan.detect.quad import find_quad
     from docscan.detect.quad_pick import _quality
     rows = []
     for image, truth in images_and_truths:
         det = detector.detect(image, warp=False)
         iou = polygon_iou(det.corners, truth) if det.found else 0.0
-        f = find_quad(det.edge_map, params=detector.params, region=det.region_map).features
+        f = det.features
         product = 0.0 if f is None else _quality(f["share"], f["region_iou"], f["inner"], detector.params)
         rows.append((f, det.confidence, product, iou))
         if len(rows) % 100 == 0:
@@ -106,7 +105,9 @@ def fit_logistic(x, iou, l2: float = 1e-2, steps: int = 50):
 
 
 def scores(x, weights, intercept):
-    return 1.0 / (1.0 + np.exp(-np.clip(x @ weights + intercept, -60, 60)))
+    """``quad_confidence.confidence`` of each row of ``x`` with these weights."""
+    w = dict(zip(FEATURES, weights))
+    return [confidence(dict(zip(FEATURES, row)), w, intercept) for row in x]
 
 
 def main(argv=None) -> int:

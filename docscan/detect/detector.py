@@ -28,6 +28,7 @@ class Detection:
     reason: str = ""
     scan: np.ndarray | None = None        # perspective-corrected page, RGB
     region_map: np.ndarray | None = None  # (h, w) page-region probability (region-head models)
+    features: dict | None = None          # what the confidence was computed from (region-head models)
 
     @property
     def found(self) -> bool:
@@ -58,7 +59,7 @@ class Detector:
         timings["quad"] = (t2 - t1) * 1e3
         scan = warp_document(image_rgb, corners) if (warp and corners is not None) else None
         timings["warp"] = (time.perf_counter() - t2) * 1e3
-        return Detection(corners, q.confidence, edge, timings, q.reason, scan, region)
+        return Detection(corners, q.confidence, edge, timings, q.reason, scan, region, q.features)
 
     def locate(self, edge: np.ndarray, region: np.ndarray | None, image_hw: tuple[int, int],
                refine: Callable[[np.ndarray], np.ndarray]) -> tuple[QuadResult, np.ndarray | None]:
