@@ -94,11 +94,13 @@ def test_iter_samples_is_make_sample(tmp_path):
     assert [_sample_digest(next(stream)) for _ in range(2)] == [PROCEDURAL[1], PROCEDURAL[2]]
 
 
+@needs_assets  # the default shared folder's seed photos go into these bytes
 def test_dataset_batch():
     x, y = next(iter(make_dataset(3, 2, (32, 32), with_region=True)))
     assert _digest(np.asarray(x), np.asarray(y)) == DATASET
 
 
+@needs_assets  # the default shared folder's seed photos go into these bytes
 def test_write_set_bytes(tmp_path):
     write_set(tmp_path / "set", 3, seed=9, size=(64, 48))
     h = hashlib.sha256()
