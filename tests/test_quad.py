@@ -237,6 +237,21 @@ def test_a_strong_line_across_the_region_hands_the_choice_to_the_edges():
     check(find_quad(m, region=region_map(spread), params=no_defer), spread, 0.95)
 
 
+@pytest.mark.parametrize("hidden", [2, 3])
+def test_after_deferring_the_region_still_picks_which_part(hidden):
+    # a page held against a wall under a plaque (real-photos-dev IMG_20230826_094550):
+    # the region merges both, the shared line hands the choice to the edges, and the edges
+    # alone prefer the plaque, edged all round, to the page with a hand over a corner. The
+    # parts the line separates are still ranked by how much of the region each covers.
+    plaque = np.array([[50, 20], [200, 22], [200, 72], [50, 70]], np.float64)
+    page = np.array([[50, 70], [200, 72], [196, 240], [54, 238]], np.float64)
+    m = np.maximum(edge_map(plaque), edge_map(page, hide=hidden))
+    region = region_map(np.array([plaque[0], plaque[1], page[2], page[3]]))
+    check(find_quad(m, region=region), page, 0.97)
+    edges_alone = dataclasses.replace(DEFAULT_PARAMS, region_defer_power=0.0)
+    check(find_quad(m, region=region, params=edges_alone), plaque, 0.97)
+
+
 def test_a_fold_through_the_frame_centre_keeps_the_page_whole():
     # people centre what they photograph: a sheet folded down its middle, centred, has its
     # fold through the frame centre and stays whole; a book photographed for its left page

@@ -28,7 +28,9 @@ candidate fits the region (IoU below ``region_trust``: a close-up the head sees 
 scraps), or a strong line runs right across the region's pick (``region_defer``: on real
 photos the head merges a book's two pages, or a page and the picture behind it) away from
 the frame centre (``region_defer_aim``: people centre what they photograph, so a line
-through the centre is the fold of a sheet photographed whole).
+through the centre is the fold of a sheet photographed whole). Once deferred, the parts
+that line separates are still ranked by edge score times region IoU (``region_defer_power``):
+the region merged a page and the wall plaque above it, but covers the page most.
 
 ``refine_corners`` then snaps the sides to the strongest intensity step in the
 full-resolution photo, which the coarse edge map cannot resolve.

@@ -42,6 +42,8 @@ class QuadParams:
                                     # of the pick's size hands the choice back to the edges,
     region_defer_aim: float = 0.05  # ... if it runs off the frame centre by more than this
                                     # share of the pick's width across it
+    region_defer_power: float = 2.0 # ... where edge score (less the line across) * region IoU ** this
+                                    # picks among the parts (0: edge score alone, until stop 22)
     # the reported confidence (``docscan.detect.quad_pick``): share ** p * region IoU ** q
     # * (1 - w * support of the lines inside per pixel of perimeter)
     confidence_share_power: float = 2.0

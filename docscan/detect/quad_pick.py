@@ -62,7 +62,7 @@ def pick(cands: Candidates, lines: list[Line], params: QuadParams, h: int, w: in
             inside = _pick_inside(cands, best, lines, size)
             defer = _line_across(cands, best, lines, params, size, inside)
         if defer:   # the edge finder's own choice decides
-            best = _edge_pick(cands, lines, params, size)
+            best = _edge_pick(cands, lines, params, size, None if float(ious.max()) < params.region_trust else region)
             iou = float(_region_ious(cands.corners[[best]], region, params.region_scale)[0])
             inside = None
     confidence = float(cands.supported[best].sum() / max(cands.in_frame[best].sum(), 1.0))
@@ -84,14 +84,24 @@ def _quality(share: float, region_iou: float | None, inner: float, params: QuadP
     return float(np.clip(q, 0.0, 1.0))
 
 
-def _edge_pick(cands: Candidates, lines: list[Line], params: QuadParams, size: int) -> int:
+def _edge_pick(cands: Candidates, lines: list[Line], params: QuadParams, size: int,
+               region: np.ndarray | None = None) -> int:
     """Rerank the front runners: a strong line running across a quad's inside means it
     spans two things (both pages of a booklet, a page and the picture above it)."""
     if params.interior_penalty > 0 and len(lines) > 4:
         top = np.arange(min(params.rerank, len(cands.line_ids)))
         inner = _interior_support(cands.corners[top], cands.line_ids[top], cands.table, lines, size,
                                   params.interior_cover)[0]
-        return int(np.argmax(cands.score[top] - params.interior_penalty * inner))
+        value = cands.score[top] - params.interior_penalty * inner
+        if region is not None and params.region_defer_power > 0:
+            # the region merged two things a line separates: each part is a candidate, the
+            # region still says which part it covers most (a wall plaque above a held page)
+            area = np.array([cv2.contourArea(c.astype(np.float32)) for c in cands.corners[top]])
+            parts = inner <= params.region_defer * np.sqrt(area)
+            if parts.any():
+                ious = _region_ious(cands.corners[top], region, params.region_scale)
+                value = np.where(parts, (np.maximum(value, 0.0) + 1.0) * ious ** params.region_defer_power, -np.inf)
+        return int(np.argmax(value))
     return 0
 
 
