@@ -41,3 +41,21 @@ def test_every_op_profiled_with_its_type(tiny, precision):
 def test_missing_model_is_one_line_error(tmp_path):
     with pytest.raises(DocscanError, match="no such model"):
         litert_profiler.profile(tmp_path / "nope.tflite")
+
+
+def test_map_ops_allows_only_elementwise_ops_fused_away():
+    # a weighted sum's tail: XNNPACK runs the MUL by a scalar as a unary op and folds one ADD
+    # by a constant into a neighbour, so the model has one op more than the profiler events
+    types = ["CONV_2D", "MUL", "ADD", "ADD", "LOGISTIC"]
+    rows = [("Fully Connected (NC, F32) GEMM", True, 40.0), ("Invalid Unary Op", True, 2.0),
+            ("Add (ND)", True, 3.0), ("Sigmoid (NC)", True, 1.0)]
+    ops, mapped, notes = litert_profiler.map_ops(rows, types)
+    assert mapped and [o.op_type for o in ops] == types and [o.op_index for o in ops] == list(range(5))
+    assert sorted(o.us for o in ops) == [0.0, 1.0, 2.0, 3.0, 40.0]
+    assert len(notes) == 1 and "fused" in notes[0] and "ADD" in notes[0]
+    # a convolution never disappears, and an event the model has no op for is not guessed at
+    for bad_types in (["CONV_2D", "CONV_2D", "MUL", "ADD", "ADD", "LOGISTIC"], ["CONV_2D", "MUL", "ADD"]):
+        ops, mapped, notes = litert_profiler.map_ops(rows, bad_types)
+        assert not mapped and all(o.op_index is None for o in ops) and len(ops) == len(rows)
+    exact = litert_profiler.map_ops(rows, ["CONV_2D", "MUL", "ADD", "LOGISTIC"])
+    assert exact[1] and exact[2] == [] and all(o.runtime_name != litert_profiler.FUSED for o in exact[0])

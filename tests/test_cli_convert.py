@@ -73,12 +73,15 @@ def test_zoo_name_with_weights_and_input_size(tmp_path):
     # width 0.25 weights do not fit the full-width zoo network: a clean error, not a traceback
     assert r.exit_code == 2 and "w.weights.h5: cannot load weights" in error_line(r)
     r = CliRunner().invoke(main, ["convert", "hed_vgg", "--input-size", "32x32", "--no-fold-bn",
-                                  "--rewrite-transpose-conv", "--parity-samples", "1", "-o", str(tmp_path / "o")])
+                                  "--rewrite-transpose-conv", "--sum-fuse", "--parity-samples", "1",
+                                  "-o", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output
     rep = json.loads((tmp_path / "o" / "hed_vgg.fp32.report.json").read_text())
     assert rep["passes"]["input_size"] == [32, 32, 3]
     assert len(rep["passes"]["transpose_conv"]["rewritten"]) == 4
-    assert "TRANSPOSE_CONV" not in rep["inventory"]["counts"]
+    assert [d["inputs"] for d in rep["passes"]["fuse_sum"]["rewritten"]] == [5]
+    assert not {"TRANSPOSE_CONV", "CONCATENATION"} & set(rep["inventory"]["counts"])
+    assert rep["passed"]
 
 
 def test_savedmodel_directory(tmp_path):

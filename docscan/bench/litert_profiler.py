@@ -11,10 +11,13 @@ were checked against this .so (e.g. ``LiteRtCreateModelFromFile`` takes the envi
 first; the event record is 104 bytes because the C++ ``MemoryUsage`` it embeds is 32 bytes,
 not the 16 the C header's mirror declares).
 
-XNNPACK operators are mapped back to the model's operators by order: when the counts match and
-every pair is a known XNNPACK-for-TFLite pairing (1x1 CONV_2D runs as a "Fully Connected"
-GEMM, CONCATENATION as "Copy", ...) each row gets the TFLite op index and type; otherwise
-rows keep the XNNPACK name only and ``mapped`` is False, never a guessed mapping.
+XNNPACK operators are mapped back to the model's operators by order: when every pair is a
+known XNNPACK-for-TFLite pairing (1x1 CONV_2D runs as a "Fully Connected" GEMM,
+CONCATENATION as "Copy", ...) each row gets the TFLite op index and type; otherwise rows keep
+the XNNPACK name only and ``mapped`` is False, never a guessed mapping. The one gap allowed:
+an elementwise op with no event of its own (XNNPACK fuses a MUL or ADD by a constant into
+its neighbour, e.g. a weighted sum's bias) gets a 0 us row, named in the notes; its time is
+inside the neighbour's.
 
 The measuring part (``measure``) needs only the standard library and ``libLiteRt.so``: this
 file is copied beside ``device_runner.py`` into emulated aarch64 root filesystems and run
@@ -81,6 +84,9 @@ _XNN_TO_TFLITE = {
     "Convert": {"QUANTIZE", "DEQUANTIZE"}, "Constant Pad": {"PAD"}, "HardSwish": {"HARD_SWISH"},
     "Leaky ReLU": {"LEAKY_RELU"}, "Tanh": {"TANH"},
     "Depth To Space": {"DEPTH_TO_SPACE"}, "Space To Depth": {"SPACE_TO_DEPTH"},
+    # a binary op with a static scalar operand, rewritten by XNNPACK as a unary op that this
+    # release's name table lacks
+    "Invalid Unary Op": {"MUL", "ADD", "SUB", "DIV"},
 }
 
 
@@ -405,16 +411,63 @@ def model_ops(path: Path) -> list[tuple[str, str]]:
 
 
 def map_ops(raw_ops: list, op_types: list[str]) -> tuple[list[OpEvent], bool, list[str]]:
-    """``measure``'s op rows as ``OpEvent``s, mapped 1:1 to the model's op types where every
-    pair is a known XNNPACK-for-TFLite pairing; (events, mapped, notes)."""
+    """``measure``'s op rows as ``OpEvent``s, mapped in order to the model's op types where every
+    pair is a known XNNPACK-for-TFLite pairing, elementwise ops XNNPACK fused away getting 0 us
+    rows (see the module doc); (events, mapped, notes)."""
     shape = [(str(row[0]), bool(row[1])) for row in raw_ops]
-    mapped = len(shape) == len(op_types) and all(
-        (not d and n == t) or (d and _compatible(n, t)) for (n, d), t in zip(shape, op_types))
-    ops = [OpEvent(k, str(row[0]), bool(row[1]), float(row[2]), k if mapped else None, op_types[k] if mapped else None,
-                   float(row[3]) if len(row) > 3 else float(row[2]))
-           for k, row in enumerate(raw_ops)]
-    notes = [] if mapped else [f"{len(shape)} profiled operators vs {len(op_types)} model ops: not mapped to op types"]
-    return ops, mapped, notes
+    match = _align(shape, op_types)
+    if match is None:
+        ops = [OpEvent(k, str(row[0]), bool(row[1]), float(row[2]), None, None,
+                       float(row[3]) if len(row) > 3 else float(row[2])) for k, row in enumerate(raw_ops)]
+        return ops, False, [f"{len(shape)} profiled operators vs {len(op_types)} model ops: not mapped to op types"]
+    ops, fused = [], []
+    for j, t in enumerate(op_types):
+        k = match[j]
+        if k is None:
+            ops.append(OpEvent(len(ops), FUSED, True, 0.0, j, t, 0.0))
+            fused.append(f"{j} {t}")
+            continue
+        row = raw_ops[k]
+        ops.append(OpEvent(len(ops), str(row[0]), bool(row[1]), float(row[2]), j, t,
+                           float(row[3]) if len(row) > 3 else float(row[2])))
+    notes = [f"no profiler event for op {', '.join(fused)}: XNNPACK fused it into a neighbouring operator, "
+             "whose time includes it (0 us here)"] if fused else []
+    return ops, True, notes
+
+
+FUSED = "(fused into a neighbour by XNNPACK)"
+_FUSABLE = {"ADD", "MUL", "SUB", "DIV"}
+
+
+def _align(shape: list[tuple[str, bool]], op_types: list[str]) -> list[int | None] | None:
+    """Per model op, the index of its event (None: an elementwise op fused away), events and
+    ops both in order; None when no such alignment exists."""
+    n, m = len(shape), len(op_types)
+    if n > m:
+        return None
+
+    def pairs(k, j):
+        name, delegated = shape[k]
+        return (not delegated and name == op_types[j]) or (delegated and _compatible(name, op_types[j]))
+
+    # ok[k][j]: events k.. align with ops j..; matching is preferred over skipping
+    ok = [[False] * (m + 1) for _ in range(n + 1)]
+    ok[n][m] = True
+    for j in range(m - 1, -1, -1):
+        ok[n][j] = ok[n][j + 1] and op_types[j] in _FUSABLE
+    for k in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            ok[k][j] = (pairs(k, j) and ok[k + 1][j + 1]) or (op_types[j] in _FUSABLE and ok[k][j + 1])
+    if not ok[0][0]:
+        return None
+    match, k = [], 0
+    for j in range(m):
+        if k < n and pairs(k, j) and ok[k + 1][j + 1]:
+            match.append(k)
+            k += 1
+        else:
+            match.append(None)
+    return match
 
 
 def _op_types(path: Path) -> list[str]:

@@ -55,12 +55,14 @@ class _SizeArgs(click.Command):
 @click.option("--no-fold-bn", is_flag=True, help="Leave BatchNorm to the converter.")
 @click.option("--rewrite-transpose-conv", is_flag=True,
               help="Replace TRANSPOSE_CONV by an exact CONV_2D + DEPTH_TO_SPACE.")
+@click.option("--sum-fuse", is_flag=True,
+              help="Replace CONCATENATION of one-channel maps + 1x1 CONV_2D (HED's fuse) by MUL + ADD.")
 @click.option("--target-runtime", default=None, help="Fail unless a TFLite runtime of this version (e.g. 2.4) can run every op.")
 @click.option("--parity-samples", type=click.IntRange(min=0), default=4, show_default=True,
               help="Random and real images each for the parity report (0: skip parity).")
 @click.option("-o", "--outdir", default=".", show_default=True, help="Output directory.")
 def command(model, weights, variant, io_dtype, calib_dir, calib_samples, input_size, no_fold_bn,
-            rewrite_transpose_conv, target_runtime, parity_samples, outdir):
+            rewrite_transpose_conv, sum_fuse, target_runtime, parity_samples, outdir):
     """Convert MODEL (.keras file, SavedModel directory or zoo architecture name) to .tflite.
 
     Writes NAME.<variant>.tflite and NAME.<variant>.report.json per variant. Exits 1
@@ -89,7 +91,7 @@ def command(model, weights, variant, io_dtype, calib_dir, calib_samples, input_s
     opts = pipeline.Options(
         variants=variants, io_dtype=io_dtype, calib_dir=calib_dir,
         calib_samples=calib_samples, input_size=size, fold_bn=not no_fold_bn,
-        rewrite_transpose_conv=rewrite_transpose_conv, target_runtime=target_runtime,
+        rewrite_transpose_conv=rewrite_transpose_conv, sum_fuse=sum_fuse, target_runtime=target_runtime,
         parity_random=parity_samples, parity_real=parity_samples, trained=loaded.trained)
     with ProgressDisplay(stderr=True, transient=True) as progress:
         results = pipeline.convert_model(loaded.model, loaded.name, outdir, opts, source=loaded.source,

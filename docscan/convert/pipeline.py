@@ -35,6 +35,7 @@ class Options:
     input_size: tuple[int, int] | None = None
     fold_bn: bool = True
     rewrite_transpose_conv: bool = False
+    sum_fuse: bool = False      # Concatenate(one-channel maps) -> 1x1 Conv2D as MUL + ADD (convert.fuse_sum)
     target_runtime: str | None = None
     parity_random: int = 4
     parity_real: int = 4
@@ -72,16 +73,18 @@ def _versions() -> dict:
 def prepare(model, opts: Options, progress: Progress = silent):
     """(reference model at the fixed size, model to convert, pass report)."""
     from docscan.convert.bn_fold import fold_batchnorm
+    from docscan.convert.fuse_sum import rewrite_fuse_sums
     from docscan.convert.graph import functional
     from docscan.convert.transpose_conv import rewrite_transpose_convs
 
     size = tc.resolve_size(model, opts.input_size)
     graph = functional(model)
     if graph is None:      # subclassed model: no graph to rewrite, the converter gets it as is
-        if opts.rewrite_transpose_conv:
-            raise DocscanError(f"{model.name}: rewriting transposed convs needs a functional or Sequential model")
+        if opts.rewrite_transpose_conv or opts.sum_fuse:
+            raise DocscanError(f"{model.name}: graph rewrites (--rewrite-transpose-conv, --sum-fuse) need a "
+                               "functional or Sequential model")
         progress("not a functional model: BatchNorm folding skipped (the converter folds what it can)")
-        passes = {"input_size": list(size), "transpose_conv": {"rewritten": []},
+        passes = {"input_size": list(size), "transpose_conv": {"rewritten": []}, "fuse_sum": {"rewritten": []},
                   "bn_folding": {"enabled": False, "layers": [], "note": "subclassed model: no Keras graph"}}
         return model, model, size, passes
     ref = tc.with_input_size(graph, size)
@@ -97,6 +100,11 @@ def prepare(model, opts: Options, progress: Progress = silent):
     if opts.rewrite_transpose_conv:
         work, done = rewrite_transpose_convs(work)
         passes["transpose_conv"] = {"rewritten": [d.to_dict() for d in done], "reason": "--rewrite-transpose-conv"}
+    passes["fuse_sum"] = {"rewritten": []}
+    if opts.sum_fuse:
+        work, done = rewrite_fuse_sums(work)
+        passes["fuse_sum"] = {"rewritten": [d.to_dict() for d in done], "reason": "--sum-fuse"}
+        progress(f"fuse sum: {len(done)} concatenation(s) + 1x1 conv rewritten as MUL + ADD")
     return ref, work, size, passes
 
 
