@@ -66,3 +66,20 @@ def test_tiny_change_below_tolerance_passes_and_a_tighter_tolerance_catches_it(b
     v = check(demo_models["wider"], base_baseline, "host", deterministic=True, tolerance=0.001, confirm=False)
     assert 1.0005 < v.ratio < 1.01                             # ~0.25 %: under the default 1 % tolerance
     assert not v.passed                                        # ... and caught at 0.1 %, counts being exact
+
+
+def test_a_baseline_from_a_host_with_other_cpu_features_is_not_compared(base_baseline, demo_models, tmp_path):
+    # XNNPACK picks kernels by CPU features: a count recorded on an AVX-512 host says nothing
+    # about an AVX2 host's. The slower model would fail against its own host's baseline ...
+    slower = check(demo_models["bigger_kernel"], base_baseline, "host", deterministic=True, confirm=False)
+    assert not slower.passed and slower.compared
+    # ... and against one recorded elsewhere it is reported, not gated
+    data = json.loads(base_baseline.read_text())
+    entry = data["entries"]["host|instructions"]
+    assert entry["stats"]["cpu_features"], "the host's features are recorded with its count"
+    entry["stats"]["cpu_features"] = ["sse4_2", "avx2", "some-other-host"]
+    other = tmp_path / "other.baseline.json"
+    other.write_text(json.dumps(data))
+    v = check(demo_models["bigger_kernel"], other, "host", deterministic=True, confirm=False)
+    assert v.passed and not v.compared and v.status == "not compared"
+    assert v.ratio == slower.ratio and any(n.startswith("not compared: CPU features differ") for n in v.notes)

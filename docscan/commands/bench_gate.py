@@ -117,7 +117,7 @@ def print_verdict(v: gate.Verdict, top: int = 15, table: bool = True) -> None:
 
     console = Console()
     emu = " EMULATED" if v.emulated else ""
-    colour = "red" if not v.passed else "green"
+    colour = "red" if not v.passed else ("yellow" if not v.compared else "green")
     if v.mode == "instructions":
         what = f"{v.new_value:,.0f} vs {v.base_value:,.0f} instructions/inference"
     else:
