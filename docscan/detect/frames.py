@@ -5,15 +5,19 @@ bytes as phone cameras deliver them (W x H luma, then the chroma planes at half 
 returns corners in frame pixels with a confidence. Nothing frame-sized is allocated per
 call: the buffers for a frame size are made on its first frame and reused.
 
-- The model frame: RGB is resized (INTER_AREA) into a preallocated model-size buffer; for
-  YUV the luma and chroma planes are resized to the model size first and converted to RGB
+- The model frame: RGB is reduced once by the work scale k below (an integer INTER_AREA,
+  1280x720 -> 640x360), then halved while that stays at least the model size, then resized
+  (INTER_AREA) into a preallocated model-size buffer: 1280x720 -> 640x360 -> 320x180 ->
+  160x160. OpenCV's INTER_AREA is fastest by 2 (0.23 ms for the first step, 0.06 for the
+  next, where one 1280x720 -> 160x180 step took 0.70), and the 640x360 RGB also gives the
+  refinement its grey (0.07 ms, where converting the full-size frame took 0.30). For YUV
+  the luma and chroma planes are resized to the model size first and converted to RGB
   there (YUV -> RGB is affine, so averaging first differs from converting first only by
-  rounding), so the full-size frame is never converted at all.
-  The resize goes through an exact integer reduction first (1280x720 -> 160x180 -> 160x160):
-  OpenCV's INTER_AREA has a fast path for integer factors only (3.7 -> 1.9 ms here).
+  rounding), so the full-size frame is never converted at all; the resize goes through an
+  exact integer reduction first (1280x720 -> 160x180 -> 160x160).
 - The refinement runs on grey at a reduced integer scale (the luma plane for YUV),
-  shorter side >= ``REFINE_MIN_SIDE``, in preallocated buffers (``RefineScratch``); only
-  the window it reads (``refine_window``) is converted, and only when a page was found; one
+  shorter side >= ``REFINE_MIN_SIDE``, in preallocated buffers (``RefineScratch``); it is
+  made only when a page was found (for YUV only the window it reads, ``refine_window``); one
   pass (``refine_passes``): on 8 dev photos at 720p, IoU with ``Detector.detect``'s corners
   is >= 0.994 with one pass (6.5 ms), >= 0.995 with two (18 ms), >= 0.97 with none.
 - With ``smooth`` in (0, 1), corners are averaged exponentially with the previous frame's
@@ -58,15 +62,21 @@ class _Buffers:
     def __init__(self, fmt: str, w: int, h: int, model_hw: tuple[int, int]):
         mh, mw = model_hw
         self.small = np.empty((mh, mw, 3), np.uint8)
-        kx, ky = _divisor_at_most(w, w // mw), _divisor_at_most(h, h // mh)
-        mid_wh = (w // kx, h // ky) if kx * ky > 1 else None
-        self.mid = np.empty((mid_wh[1], mid_wh[0], 3), np.uint8) if mid_wh and fmt == "rgb" else None
-        self.mid_luma = np.empty((mid_wh[1], mid_wh[0]), np.uint8) if mid_wh and fmt != "rgb" else None
         self.k = work_scale(w, h)
         self.work = np.empty((h // self.k, w // self.k), np.uint8)
-        # the refinement window's grey at frame size (RGB) and at work size, before it goes
-        # into ``work`` (flat: a window's shape varies from frame to frame)
-        self.grey = np.empty(h * w, np.uint8) if fmt == "rgb" and self.k > 1 else None
+        if fmt == "rgb":
+            # the frame at work size, then halvings of it down to the model size
+            self.work_rgb = np.empty((h // self.k, w // self.k, 3), np.uint8) if self.k > 1 else None
+            self.halves = []
+            hh, hw = h // self.k, w // self.k
+            while hh % 2 == 0 and hw % 2 == 0 and hh // 2 >= mh and hw // 2 >= mw:
+                hh, hw = hh // 2, hw // 2
+                self.halves.append(np.empty((hh, hw, 3), np.uint8))
+        else:
+            kx, ky = _divisor_at_most(w, w // mw), _divisor_at_most(h, h // mh)
+            self.mid_luma = np.empty((h // ky, w // kx), np.uint8) if kx * ky > 1 else None
+        # the refinement window's grey at work size, before it goes into ``work`` (flat: a
+        # window's shape varies from frame to frame)
         self.window = np.empty(self.work.size, np.uint8)
         self.scratch = RefineScratch(self.work.size)
         if fmt != "rgb":
@@ -178,7 +188,13 @@ class FrameDetector:
     def _model_frame(self, frame, fmt, luma, chroma, buf: _Buffers) -> np.ndarray:
         mh, mw = buf.small.shape[:2]
         if fmt == "rgb":
-            area_resize(frame, buf.small, buf.mid)
+            src = frame
+            if buf.work_rgb is not None:
+                src = cv2.resize(frame, (buf.work_rgb.shape[1], buf.work_rgb.shape[0]), dst=buf.work_rgb,
+                                 interpolation=cv2.INTER_AREA)
+            for half in buf.halves:
+                src = cv2.resize(src, (half.shape[1], half.shape[0]), dst=half, interpolation=cv2.INTER_AREA)
+            cv2.resize(src, (mw, mh), dst=buf.small, interpolation=cv2.INTER_AREA)
         else:
             y = mh * mw
             area_resize(luma, buf.yuv[:y].reshape(mh, mw), buf.mid_luma)
@@ -198,27 +214,19 @@ class FrameDetector:
     @staticmethod
     def _work_grey(frame, fmt, luma, buf: _Buffers, window) -> np.ndarray:
         """The work grey (the frame's grey, INTER_AREA-reduced by k) where the refinement
-        reads it, the ``refine_window`` (x0, y0, x1, y1): only that part is converted and
-        reduced (on the dev frames it is about 60% of the frame; with no page, nothing is).
-        Grey is per pixel and an integer INTER_AREA reduction per k x k block, so the window
-        holds exactly what converting the whole frame would put there."""
-        x0, y0, x1, y1 = window
+        reads it. RGB: the grey of the work-size RGB the model frame was made from (grey is
+        per pixel, so this differs from reducing the grey only by rounding). YUV: the luma
+        in the ``refine_window`` (x0, y0, x1, y1) alone is reduced (on the dev frames about
+        60% of the frame), exactly what reducing the whole plane would put there."""
         k = buf.k
-        if fmt != "rgb" and k == 1:
+        if fmt == "rgb":
+            return cv2.cvtColor(buf.work_rgb if k > 1 else frame, cv2.COLOR_RGB2GRAY, dst=buf.work)
+        if k == 1:
             return luma
+        x0, y0, x1, y1 = window
         shape = (y1 - y0, x1 - x0)
         out = buf.window[:shape[0] * shape[1]].reshape(shape)
-        if fmt == "rgb":
-            src = frame[k * y0:k * y1, k * x0:k * x1]
-            if k == 1:
-                cv2.cvtColor(src, cv2.COLOR_RGB2GRAY, dst=out)
-                buf.work[y0:y1, x0:x1] = out
-                return buf.work
-            grey = buf.grey[:src.shape[0] * src.shape[1]].reshape(src.shape[:2])
-            luma_window = cv2.cvtColor(src, cv2.COLOR_RGB2GRAY, dst=grey)
-        else:
-            luma_window = luma[k * y0:k * y1, k * x0:k * x1]
-        cv2.resize(luma_window, (shape[1], shape[0]), dst=out, interpolation=cv2.INTER_AREA)
+        cv2.resize(luma[k * y0:k * y1, k * x0:k * x1], (shape[1], shape[0]), dst=out, interpolation=cv2.INTER_AREA)
         buf.work[y0:y1, x0:x1] = out
         return buf.work
 
