@@ -98,3 +98,15 @@ def test_bench_pipeline_bad_input_is_one_line(tmp_path):
         res = runner.invoke(cli, ["bench", "--pipeline", str(photo), "-d", "host", "-o", str(tmp_path)])
         assert res.exit_code != 0 and "need an emulated device" in res.output
     assert not (tmp_path / "docscan-pipeline.json").exists()
+
+
+@pytest.mark.parametrize("pipeline", ["camera", "preview"])
+def test_every_probe_finds_its_function(pipeline):
+    # A refactor that moves a stage's function (the preview's quad finder moved into
+    # Detector.locate) must move its probe too, or that stage's count falls into "other".
+    import subprocess
+    import sys
+    code = ("import os; from docscan.bench.pipeline_guest import Marks, install_probes; "
+            f"print(install_probes(Marks(os.open(os.devnull, os.O_WRONLY)), {pipeline!r}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

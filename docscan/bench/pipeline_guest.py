@@ -45,7 +45,7 @@ PROBES = {
         ("docscan.detect.frames", "FrameDetector._model_frame", "resize+contrast"),
         ("docscan.detect.frames", "FrameDetector._work_grey", "resize+contrast"),
         ("docscan.detect.edge_model", "TFLiteEdgeModel.frame_maps", "model"),
-        ("docscan.detect.frames", "find_quad", "quad finder"),
+        ("docscan.detect.detector", "find_quad", "quad finder"),    # FrameDetector -> Detector.locate
         ("docscan.detect.frames", "refine_corners", "corner refinement"),
     ],
 }
