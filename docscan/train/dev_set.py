@@ -18,6 +18,8 @@ def load_dev_set(shared_dir, size: int):
     set in name order; None when there is no labels file there or no photo can be read."""
     import cv2
 
+    from docscan.detect.edge_model import model_frame
+
     items = []
     for name in DEV_SETS:
         root = Path(shared_dir) / "data" / name
@@ -30,7 +32,8 @@ def load_dev_set(shared_dir, size: int):
         if im is None:
             continue
         h, w = im.shape[:2]
-        im = cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA)[..., ::-1]
+        # the frame as the detector shows it to the model (resize and contrast stretch)
+        im = model_frame(np.ascontiguousarray(im[..., ::-1]), (size, size))
         c = np.asarray(item.corners, np.float32) * np.array([size / w, size / h], np.float32)
         t = np.zeros((size, size), np.uint8)
         cv2.polylines(t, [np.round(c * 16).astype(np.int32)], True, 1, 1, cv2.LINE_8, 4)
