@@ -217,7 +217,4 @@ def fold_batchnorm(model: keras.Model) -> tuple[keras.Model, list[BNFate]]:
         replace[f.target] = _with_bias(target)
         fold = _fold_back if f.action == "folded_into_previous" else _fold_forward
         new_weights[f.target] = fold(target, s, t)
-    folded = rebuild(model, replace)
-    for name, weights in new_weights.items():
-        folded.get_layer(name).set_weights(weights)
-    return folded, fates
+    return rebuild(model, replace, new_weights), fates

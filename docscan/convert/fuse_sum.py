@@ -96,7 +96,4 @@ def rewrite_fuse_sums(model: keras.Model):
         done.append(FuseSumRewrite(layer.name, conv.name, n, f))
     if not replace:
         return model, []
-    new = rebuild(model, replace)
-    for name, wb in weights.items():
-        new.get_layer(name).set_weights(wb)
-    return new, done
+    return rebuild(model, replace, weights), done

@@ -1,6 +1,6 @@
 """Small helpers over a functional Keras 3 graph: who produces and who consumes a tensor.
 
-The passes (BN folding, transposed-conv rewrite) decide per layer what to do, then
+The passes (BN folding, transposed-conv rewrite, fuse sum) decide per layer what to do, then
 rebuild the model with ``keras.models.clone_model`` and a clone function that maps each
 old layer to its replacement (one replacement per layer, so shared layers stay shared).
 """
@@ -66,12 +66,12 @@ def index(model: keras.Model) -> GraphIndex:
     return g
 
 
-def rebuild(model: keras.Model, replace: dict) -> keras.Model:
-    """Clone ``model``, using ``replace[layer.name]()`` (a factory) for named layers.
+def rebuild(model: keras.Model, replace: dict, weights: dict) -> keras.Model:
+    """Clone ``model``, using ``replace[layer.name]()`` (a factory) for named layers and
+    giving each layer named in ``weights`` those weights (``set_weights`` order).
 
     Every other layer is re-created from its config and gets the old weights, so the
-    result computes the same function apart from the replaced layers, whose weights the
-    caller sets afterwards.
+    result computes the same function apart from the replaced layers.
     """
     cache: dict[int, keras.layers.Layer] = {}
 
@@ -95,4 +95,6 @@ def rebuild(model: keras.Model, replace: dict) -> keras.Model:
         new = new_model.get_layer(layer.name)
         if layer.weights:
             new.set_weights(layer.get_weights())
+    for name, values in weights.items():
+        new_model.get_layer(name).set_weights(values)
     return new_model

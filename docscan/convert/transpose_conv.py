@@ -155,7 +155,4 @@ def rewrite_transpose_convs(model: keras.Model, *, strict: bool = True):
         done.append(TConvRewrite(layer.name, tuple(layer.kernel_size), f, tuple(w.shape[:2]), int(w.shape[-1])))
     if not replace:
         return model, []
-    new = rebuild(model, replace)
-    for name, wb in weights.items():
-        new.get_layer(name).set_weights(wb)
-    return new, done
+    return rebuild(model, replace, weights), done

@@ -66,9 +66,19 @@ def resize_for_model(image: np.ndarray, hw: tuple[int, int], out: np.ndarray | N
     rounding only."""
     h, w = hw
     src = image
-    while src.shape[0] % 2 == 0 and src.shape[1] % 2 == 0 and src.shape[0] // 2 >= h and src.shape[1] // 2 >= w:
-        src = cv2.resize(src, (src.shape[1] // 2, src.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    for half_h, half_w in halvings(image.shape[:2], hw):
+        src = cv2.resize(src, (half_w, half_h), interpolation=cv2.INTER_AREA)
     return cv2.resize(src, (w, h), dst=out, interpolation=cv2.INTER_AREA)
+
+
+def halvings(image_hw: tuple[int, int], hw: tuple[int, int]) -> list[tuple[int, int]]:
+    """The (h, w) sizes ``resize_for_model`` halves an ``image_hw`` image through on its way
+    to ``hw``: while both sides are even and their halves at least ``hw``."""
+    (ih, iw), (h, w), out = image_hw, hw, []
+    while ih % 2 == 0 and iw % 2 == 0 and ih // 2 >= h and iw // 2 >= w:
+        ih, iw = ih // 2, iw // 2
+        out.append((ih, iw))
+    return out
 
 
 def stretch_low_contrast(small: np.ndarray) -> np.ndarray:

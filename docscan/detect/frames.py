@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from docscan.detect.detector import Detector
-from docscan.detect.edge_model import stretch_low_contrast
+from docscan.detect.edge_model import halvings, stretch_low_contrast
 from docscan.detect.geometry import order_corners, polygon_iou
 from docscan.detect.quad_refine import RefineScratch, refine_corners, refine_window
 from docscan.errors import DocscanError
@@ -67,11 +67,7 @@ class _Buffers:
         if fmt == "rgb":
             # the frame at work size, then halvings of it down to the model size
             self.work_rgb = np.empty((h // self.k, w // self.k, 3), np.uint8) if self.k > 1 else None
-            self.halves = []
-            hh, hw = h // self.k, w // self.k
-            while hh % 2 == 0 and hw % 2 == 0 and hh // 2 >= mh and hw // 2 >= mw:
-                hh, hw = hh // 2, hw // 2
-                self.halves.append(np.empty((hh, hw, 3), np.uint8))
+            self.halves = [np.empty((hh, hw, 3), np.uint8) for hh, hw in halvings((h // self.k, w // self.k), model_hw)]
         else:
             kx, ky = _divisor_at_most(w, w // mw), _divisor_at_most(h, h // mh)
             self.mid_luma = np.empty((h // ky, w // kx), np.uint8) if kx * ky > 1 else None

@@ -96,8 +96,7 @@ def _edge_pick(cands: Candidates, lines: list[Line], params: QuadParams, size: i
         if region is not None and params.region_defer_power > 0:
             # the region merged two things a line separates: each part is a candidate, the
             # region still says which part it covers most (a wall plaque above a held page)
-            area = np.array([cv2.contourArea(c.astype(np.float32)) for c in cands.corners[top]])
-            parts = inner <= params.region_defer * np.sqrt(area)
+            parts = ~_crossed(inner, cands.corners[top], params)
             if parts.any():
                 ious = _region_ious(cands.corners[top], region, params.region_scale)
                 value = np.where(parts, (np.maximum(value, 0.0) + 1.0) * ious ** params.region_defer_power, -np.inf)
@@ -121,7 +120,7 @@ def _line_across(cands: Candidates, best: int, lines: list[Line], params: QuadPa
     # a strong line runs right across the region's pick: a book's gutter or a page in
     # front of a picture, which the region head tends to merge on real photos (the
     # price: a sharp fold across a page is split too, as without the region) ...
-    across = inner[0] > params.region_defer * np.sqrt(cv2.contourArea(corners.astype(np.float32)))
+    across = bool(_crossed(inner, cands.corners[[best]], params)[0])
     if across and params.region_defer_aim > 0:
         # ... unless it runs through the middle of the frame: people centre what they
         # photograph, a whole folded sheet on its fold, one page of a book on that
@@ -132,6 +131,13 @@ def _line_across(cands: Candidates, best: int, lines: list[Line], params: QuadPa
         extent = float(np.ptp(corners @ normal))
         across = abs(float(np.dot(cands.centre - points[k], normal))) > params.region_defer_aim * extent
     return across
+
+
+def _crossed(inner: np.ndarray, corners: np.ndarray, params: QuadParams) -> np.ndarray:
+    """Per quad: whether its strongest line across (``_interior_support``) is supported over
+    ``region_defer`` of the quad's size (the square root of its area)."""
+    area = np.array([cv2.contourArea(c.astype(np.float32)) for c in corners])
+    return inner > params.region_defer * np.sqrt(area)
 
 
 def _interior_support(corners, line_ids, table: LineTable, lines: list[Line], size: int, min_cover: float,
