@@ -3,8 +3,13 @@
 Camera files (``shared/data/real-photos-fullres``, 12 MP phone JPEGs), per photo, interleaved
 round by round (the order rotates so machine load hits every method alike):
 
+- ``at-filing``: ``docscan detect`` as it was when issue 16 was filed (commit ``FILED_AT``, its
+  code and its shipped int8 model, ``git archive``d to a temporary folder and run in a worker
+  process, ``benchmarks/detect_worker.py``, timed there): full decode, model, quad finder and
+  refinement on every pixel, and the flat scan it always made. The issue's "today's docscan
+  detect" (469 ms on its AVX2 host), measured in this run;
 - ``today``: ``Detector.detect_file`` (full decode, model + quad finder + refinement on every
-  pixel: ``docscan detect --full-decode``);
+  pixel: ``docscan detect --full-decode``), corners only: today's code the slow way;
 - ``new``: ``Detector.detect_camera_file`` (JPEG decoded at 1/4, see docscan/detect/camera_file.py);
 - ``author-hed``: the seed author's HED + contour quad (``benchmarks/real_sets.py``) on the full decode;
 - ``classic``: the classic Canny scanner on the full decode;
@@ -21,7 +26,7 @@ thread's CPU time beside them (less disturbed by other processes on a shared mac
 
     python3 benchmarks/pipeline_speed.py [--rounds 5] [--frame-rounds 5]
 
-Writes benchmarks/results/pipeline_speed.json and .png.
+Writes benchmarks/results/pipeline_speed.json and .png. Needs the git history (for ``at-filing``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,6 +53,7 @@ from docscan.machine import describe_host  # noqa: E402
 from docscan.paths import shared_dir  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
+FILED_AT = "70742d2"     # main when issue 16 was filed (2026-12-03, before 4dbff24's reduced decode)
 SETS = ("real-photos-dev", "real-photos-dev2", "real-photos-fullres")
 
 
@@ -62,11 +69,47 @@ def labelled(folder: Path) -> dict:
             if v.get("corners") and (folder / name).is_file()}
 
 
-def camera_files(det, author, classic, photos: list[Path], rounds: int) -> dict:
+class FilingDetector:
+    """``docscan detect`` at an earlier commit, in a worker process (see ``detect_worker.py``).
+    ``detect(path)`` -> that version's stage timings plus ``total`` / ``total_cpu`` as the
+    worker measured them, and its corners."""
+
+    def __init__(self, commit: str, folder: Path):
+        import subprocess
+
+        model = "models/hed_default.int8.tflite"
+        tar = subprocess.run(["git", "-C", str(REPO), "archive", commit, "docscan", model],
+                             capture_output=True, check=False)
+        if tar.returncode != 0:
+            raise RuntimeError(f"git archive {commit} failed: {tar.stderr.decode().strip()}")
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=tar.stdout, check=True)
+        env = {**os.environ, "PYTHONPATH": str(folder)}
+        self.proc = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "detect_worker.py"),
+                                      str(folder / model)], cwd=folder, env=env, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        hello = json.loads(self.proc.stdout.readline())
+        if not hello.get("docscan", "").startswith(str(folder)):
+            raise RuntimeError(f"the worker imported {hello.get('docscan')}, not the tree at {folder}")
+        self.commit = commit
+
+    def detect(self, path: Path) -> dict:
+        self.proc.stdin.write(f"{path}\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def camera_files(det, author, classic, photos: list[Path], rounds: int, filing: FilingDetector) -> dict:
     from docscan.detect.image_io import load_image
 
     fulls = {p: load_image(p) for p in photos}          # for author / classic, decoding left out
     methods = {
+        # measured in the worker: its totals replace the pipe round trip's
+        "at-filing": lambda p: (lambda r: {**r["timings"], "_total": r["total"], "_total_cpu": r["total_cpu"]})(
+            filing.detect(p)),
         "today": lambda p: det.detect_file(p, warp=False)[1].timings,
         "new": lambda p: det.detect_camera_file(p)[1].timings,
         "author-hed": lambda p: author.detect(fulls[p]).timings,
@@ -85,17 +128,20 @@ def camera_files(det, author, classic, photos: list[Path], rounds: int) -> dict:
             shift = (r + i) % len(names)
             for k in names[shift:] + names[:shift]:
                 stages, wall, cpu = timed(lambda k=k, p=p: methods[k](p))
+                wall, cpu = stages.pop("_total", wall), stages.pop("_total_cpu", cpu)
                 s = samples[k]
                 for stage, v in stages.items():
                     s.setdefault(stage, []).append(v)
                 s.setdefault("total", []).append(wall)
                 s.setdefault("total_cpu", []).append(cpu)
     med = {k: {s: float(np.median(v)) for s, v in d.items()} for k, d in samples.items()}
-    for k in ("today", "new", "author-hed", "classic"):
+    for k in ("at-filing", "today", "new", "author-hed", "classic"):
         m = med[k]
         m["without_load"] = float(np.median([t - lo for t, lo in zip(samples[k]["total"], samples[k].get(
             "load", [0.0] * len(samples[k]["total"])))]))
-    return {"median_ms": med, "n_samples": rounds * len(photos),
+    return {"median_ms": med, "n_samples": rounds * len(photos), "at_filing_commit": filing.commit,
+            "speedup_new_vs_at_filing": med["at-filing"]["total"] / med["new"]["total"],
+            "speedup_new_vs_at_filing_cpu": med["at-filing"]["total_cpu"] / med["new"]["total_cpu"],
             "speedup_new_vs_today": med["today"]["total"] / med["new"]["total"],
             "speedup_new_vs_today_cpu": med["today"]["total_cpu"] / med["new"]["total_cpu"],
             "new_over_reduced_decode": med["new"]["total"] / med["reduced-decode"]["load"],
@@ -193,6 +239,19 @@ def preview_frames(det, photos: list[tuple[Path, np.ndarray]], rounds: int) -> d
             "iou_new_rgb_vs_today": {"mean": float(np.mean(agree)), "min": float(np.min(agree))}}
 
 
+def filing_accuracy(det, filing: FilingDetector, folder: Path) -> dict:
+    """Mean IoU with the labels, at filing vs new, on the camera files timed."""
+    from docscan.detect.geometry import polygon_iou
+
+    rows = {}
+    for photo, truth in sorted(labelled(folder).items()):
+        old = filing.detect(folder / photo)["corners"]
+        _, new = det.detect_camera_file(folder / photo)
+        rows[photo] = {"at-filing": polygon_iou(np.array(old), truth) if old is not None else 0.0,
+                       "new": polygon_iou(new.corners, truth) if new.corners is not None else 0.0}
+    return {k: float(np.mean([r[k] for r in rows.values()])) for k in ("at-filing", "new")} | {"per_photo": rows}
+
+
 def accuracy(det) -> dict:
     from docscan.detect.geometry import polygon_iou
 
@@ -221,6 +280,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--frame-rounds", type=int, default=5)
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--filed-at", default=FILED_AT, help="the commit whose docscan detect is 'at-filing'")
     ap.add_argument("-o", "--out", type=Path, default=RESULTS / "pipeline_speed.json")
     args = ap.parse_args(argv)
 
@@ -238,11 +298,15 @@ def main(argv=None):
                                                    shared_dir() / "data" / "real-photos-dev2")
                     for n, c in sorted(labelled(folder).items())]
     load0 = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="docscan-at-filing-") as tree:
+        filing = FilingDetector(args.filed_at, Path(tree))
+        cams = camera_files(det, author, ClassicDetector(), photos, args.rounds, filing)
+        cams["at_filing_vs_new_iou"] = filing_accuracy(det, filing, fullres)
+        filing.close()
     report = {"machine": f"{describe_host()}, host, not emulated",
               "runtime": "ai_edge_litert Interpreter num_threads=1; OpenCV 1 thread",
               "model": str(det.model.path), "load_average_1min_start": load0,
-              "camera_files": {"photos": [p.name for p in photos], **camera_files(det, author, ClassicDetector(),
-                                                                                   photos, args.rounds)},
+              "camera_files": {"photos": [p.name for p in photos], **cams},
               "flat_scan": flat_scans(det, photos),
               "preview_frames": preview_frames(det, frame_photos, args.frame_rounds)}
     if not args.skip_accuracy:
@@ -253,6 +317,9 @@ def main(argv=None):
     cam, fr = report["camera_files"], report["preview_frames"]["median_ms"]
     for k, m in cam["median_ms"].items():
         print(f"camera {k:>15}: " + "  ".join(f"{s} {v:.1f}" for s, v in m.items()))
+    print(f"camera: new {cam['speedup_new_vs_at_filing']:.2f}x faster than docscan detect at {cam['at_filing_commit']} "
+          f"(thread CPU {cam['speedup_new_vs_at_filing_cpu']:.2f}x); mean IoU at filing "
+          f"{cam['at_filing_vs_new_iou']['at-filing']:.4f}, new {cam['at_filing_vs_new_iou']['new']:.4f}")
     print(f"camera: new {cam['speedup_new_vs_today']:.2f}x faster than today (thread CPU "
           f"{cam['speedup_new_vs_today_cpu']:.2f}x), {cam['new_over_reduced_decode']:.2f}x a 1/4 decode; without "
           f"decoding new / author-hed = {cam['new_without_load_over_author']:.2f}")
@@ -276,17 +343,20 @@ def plot(report, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    panels = ((axes[0], report["camera_files"]["median_ms"], ("load", "model", "quad"),
+    panels = ((axes[0], report["camera_files"]["median_ms"], ("load", "model", "quad", "warp"),
                "12 MP camera file -> corners, median ms"),
               (axes[1], report["preview_frames"]["median_ms"], ("prepare", "model", "quad"),
                "1280x720 frame in memory -> corners, median ms"))
-    colors = {"load": "tab:gray", "prepare": "tab:gray", "model": "tab:blue", "quad": "tab:orange"}
+    colors = {"load": "tab:gray", "prepare": "tab:gray", "model": "tab:blue", "quad": "tab:orange",
+              "warp": "tab:green"}
     for ax, med, stages, title in panels:
         names = [n for n in med if n not in ("full-decode",)]
         bottom = np.zeros(len(names))
+        commit = report["camera_files"].get("at_filing_commit", "")
+        labels = [f"at filing\n({commit}, +scan)" if n == "at-filing" else n for n in names]
         for stage in stages:
             vals = np.array([med[n].get(stage, 0.0) for n in names])
-            ax.bar(names, vals, bottom=bottom, color=colors[stage], label=stage)
+            ax.bar(labels, vals, bottom=bottom, color=colors[stage], label=stage)
             bottom += vals
         for i, n in enumerate(names):
             # wall-clock bars; this thread's CPU time beside them (less disturbed by other
