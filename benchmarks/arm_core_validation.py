@@ -22,9 +22,14 @@ Kernels differ from every source but XNNPACK's: Paddle-Lite and ncnn bring their
 the SD855 Paddle-Lite's int8 uses SDOT, as XNNPACK does here on an A76). The armv7 rows
 are TFLite's built-in kernels (ruy, optimized_ops) against Paddle-Lite's armv7 ones.
 
-32/64 ratios: each published ratio is one library in both ISAs, so the estimate compared
-with it is built-in kernels in both (aarch64 traced with no delegate, key ``.../none``); the
-as-run ratio (aarch64 with XNNPACK) is reported beside it.
+32/64 ratios: each published ratio is one library in both ISAs, so is the estimate compared
+with it. XNNPACK's RPi 4 rows: XNNPACK in both, its own MobileNets built through its operator
+API as its end2end benchmark builds them, on Debian 12's libxnnpack0 (git 2022-02-16, a week
+after the table was measured) for armhf and arm64 (``bench/estimate/xnnpack_models.py``, keys
+``xnnpack/...``). Paddle-Lite's rows: TFLite's built-in kernels in both (aarch64 traced with
+no delegate, key ``.../none``), the one library tflite-runtime 2.14 has on both ISAs. The
+as-run TFLite ratio (armv7 built-in, aarch64 with XNNPACK) and the other library's ratio are
+reported beside each.
 
 Each A53 and A76 estimate is also costed with LLVM's own model of that name (A53; A57 for
 "cortex-a76") on the same trace: ``other_models_cycles`` in the JSON.
@@ -157,6 +162,25 @@ def run_estimates(nets, cores=None, progress=print) -> dict:
     return out
 
 
+def run_xnnpack_estimates(nets, progress=print) -> dict:
+    """XNNPACK's own MobileNets (operator API, Debian's libxnnpack0) on the A72 in both ISAs,
+    keyed xnnpack/net/precision/cortex-a72/isa: what XNNPACK's RPi 4 32/64 ratios compare with."""
+    from docscan.bench.estimate.cores import get_core
+    from docscan.bench.estimate.xnnpack_models import estimate_xnnpack
+
+    out = {}
+    for isa in ("armv7", "aarch64"):
+        for precision in ("fp32", "int8"):
+            for net, est in zip(nets, estimate_xnnpack(list(nets), precision, get_core("cortex-a72"), isa)):
+                key = f"xnnpack/{net}/{precision}/cortex-a72/{isa}"
+                out[key] = {"cycles": est.cycles, "compute_cycles": est.compute_cycles,
+                            "memory_excess_cycles": est.memory_excess_cycles, "instructions": est.instructions,
+                            "undecoded_pct": est.undecoded_pct, "thumb_pct": est.thumb_pct, "method": est.method,
+                            "seconds": est.seconds}
+                progress(f"{key}: {est.cycles / 1e6:.1f} Mcycles, {est.instructions / 1e6:.1f} M instructions")
+    return out
+
+
 def tables(est: dict) -> tuple[list[dict], list[dict]]:
     rows = []
     for src, net, prec, core, mhz, isa, ms, where in PUBLISHED:
@@ -176,15 +200,24 @@ def tables(est: dict) -> tuple[list[dict], list[dict]]:
         a32 = est.get(f"{net}/{prec}/cortex-a72/armv7")
         same = est.get(f"{net}/{prec}/cortex-a72/aarch64/none")
         as_run = est.get(f"{net}/{prec}/cortex-a72/aarch64")
-        if a32 and same:
-            # Every published ratio is one kernel library in both ISAs. The armv7 wheel has no
-            # XNNPACK, so the like-for-like estimate is built-in kernels (ruy, optimized_ops)
-            # in both; the as-run ratio (aarch64 with XNNPACK) is reported beside it.
-            r = a32["cycles"] / same["cycles"]
-            ratios.append({"source": src, "model": f"{net} {prec}", "published_32_64": round(pub, 3),
-                           "published_from": how, "estimated_32_64": round(r, 3),
-                           "estimated_as_run_32_64": round(a32["cycles"] / as_run["cycles"], 3) if as_run else None,
-                           "direction_ok": (pub > 1) == (r > 1), "ratio_error_pct": round(100 * (r / pub - 1), 1)})
+        x32, x64 = (est.get(f"xnnpack/{net}/{prec}/cortex-a72/{isa}") for isa in ("armv7", "aarch64"))
+        builtin = a32["cycles"] / same["cycles"] if a32 and same else None
+        xnnpack = x32["cycles"] / x64["cycles"] if x32 and x64 else None
+        # Every published ratio is one kernel library in both ISAs: XNNPACK's rows are compared
+        # with XNNPACK in both, the others with TFLite's built-in kernels (ruy, optimized_ops)
+        # in both, the one library tflite-runtime 2.14 has on armv7 and aarch64 alike.
+        if src.startswith("XNNPACK") and xnnpack is not None:
+            r, used = xnnpack, "XNNPACK in both ISAs (Debian libxnnpack0, operator API)"
+        elif builtin is not None:
+            r, used = builtin, "TFLite built-in kernels in both ISAs (tflite-runtime 2.14)"
+        else:
+            continue
+        ratios.append({"source": src, "model": f"{net} {prec}", "published_32_64": round(pub, 3),
+                       "published_from": how, "estimated_32_64": round(r, 3), "estimated_with": used,
+                       "estimated_builtin_32_64": round(builtin, 3) if builtin else None,
+                       "estimated_xnnpack_32_64": round(xnnpack, 3) if xnnpack else None,
+                       "estimated_as_run_32_64": round(a32["cycles"] / as_run["cycles"], 3) if a32 and as_run else None,
+                       "direction_ok": (pub > 1) == (r > 1), "ratio_error_pct": round(100 * (r / pub - 1), 1)})
     return rows, ratios
 
 
@@ -209,19 +242,20 @@ def plot(rows, ratios, path: Path, machine: str) -> None:
     a.set_yscale("log")
     a.set_xlabel("published ms (single thread)")
     a.set_ylabel("ESTIMATED ms (docscan core model)")
-    a.set_title("o Paddle-Lite  s ncnn  * XNNPACK; blue A53, orange A72, green A76; ring = armv7; grey = not "
+    a.set_title("o Paddle-Lite  s ncnn  * XNNPACK; blue A53, orange A72, green A76;\nring = armv7; grey = not "
                 "comparable; band +-25%", fontsize=8)
     labels = [f"{r['model']}\n{r['source'].split(' (')[0]}" for r in ratios]
     x = range(len(ratios))
     b.bar([i - 0.2 for i in x], [r["published_32_64"] for r in ratios], 0.4, label="published")
     b.bar([i + 0.2 for i in x], [r["estimated_32_64"] for r in ratios], 0.4,
-          label="estimated (A72, built-in kernels in both ISAs)")
+          label="estimated, A72, one library in both ISAs\n(XNNPACK rows: XNNPACK; Paddle-Lite rows: TFLite built-in)")
     b.axhline(1, color="k", lw=0.8)
     b.set_xticks(list(x), labels, rotation=60, fontsize=7)
     b.set_ylabel("armv7 time / aarch64 time")
     b.legend(fontsize=8)
-    fig.tight_layout()
-    write_figure(path, fig, title=f"Modelled cores vs published (ESTIMATED; computed on {machine})")
+    # a suptitle: write_figure's title would replace the left panel's marker key
+    fig.suptitle(f"Modelled cores vs published (ESTIMATED); computed on {machine}", fontsize=8)
+    write_figure(path, fig)
 
 
 def main() -> None:
@@ -244,6 +278,9 @@ def main() -> None:
         est = previous["estimates"]
     else:
         est = run_estimates(args.models.split(","), args.cores.split(",") if args.cores else None)
+    if not any(k.startswith("xnnpack/") for k in est):
+        # about a minute: computed whenever missing, also with --reuse
+        est.update(run_xnnpack_estimates(args.models.split(",")))
     rows, ratios = tables(est)
     errs = [abs(r["error_pct"]) for r in rows if r["comparable"]]
     all_errs = [abs(r["error_pct"]) for r in rows]
@@ -277,7 +314,8 @@ def main() -> None:
     for r in ratios:
         print(f"32/64 {r['model']:17} {r['source']:42} published {r['published_32_64']:.3f} "
               f"estimated {r['estimated_32_64']:.3f} ({'same' if r['direction_ok'] else 'OPPOSITE'} direction; "
-              f"as run, aarch64 with XNNPACK: {r['estimated_as_run_32_64']})")
+              f"{r['estimated_with']}; built-in both {r['estimated_builtin_32_64']}, XNNPACK both "
+              f"{r['estimated_xnnpack_32_64']}, TFLite as run {r['estimated_as_run_32_64']})")
     print(json.dumps(summary))
     print(f"wrote {json_path} and {out / 'arm_core_validation.png'}")
 

@@ -10,6 +10,10 @@
     memory.py   what the caches and DRAM add, per op (a roofline on the op's bytes)
     cores.py    the named cores: llvm-mca CPU, ISAs with a model, clock, memory figures
     estimate.py all of it: cycles and ms per op and for the whole model
+    xnnpack_models.py
+                the same method on XNNPACK's own MobileNets (Debian's libxnnpack0 for armhf
+                and arm64, built op by op in the guest by ``xnnpack_guest.py``): the kernels
+                XNNPACK's published Raspberry Pi table ran, in both ISAs
 
 Everything it returns is an *estimate*: the core, the clock and the method travel with it.
 """
