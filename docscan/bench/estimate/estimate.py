@@ -105,22 +105,10 @@ def estimate_model(model: Path, core: Core, isa: str, *, clock_mhz: float | None
         other[cpu] = sum(n * alt[trace.blocks[b].key][0] for b, n in trace.segments[0].items())
     t2 = time.monotonic()
 
-    def segment(k: int) -> tuple[float, float, float, float]:
-        ins = cyc = dropped = thumb = 0.0
-        for b, n in trace.segments[k].items():
-            block = trace.blocks[b]
-            c, d = costs[block.key]
-            ins += n * len(block.sizes)
-            cyc += n * c
-            dropped += n * d
-            if modes[block.key] == "thumb":
-                thumb += n * len(block.sizes)
-        return ins, cyc, dropped, thumb
-
-    ins, cyc, dropped, thumb = segment(0)
+    ins, cyc, dropped, thumb = segment_cost(trace, 0, costs, modes)
     ops = []
     for k, (c, _) in enumerate(pairs, start=1):
-        o_ins, o_cyc, _, _ = segment(k)
+        o_ins, o_cyc, _, _ = segment_cost(trace, k, costs, modes)
         mem, where = memory.memory_cycles(memory.op_bytes(c.data), core, mhz)
         ops.append(OpEstimate(c.index, c.op_type, c.name, o_ins, o_cyc, mem, where))
     excess = sum(max(0.0, o.memory_cycles - o.compute_cycles) for o in ops)
@@ -133,6 +121,21 @@ def estimate_model(model: Path, core: Core, isa: str, *, clock_mhz: float | None
                     undecoded_pct=100.0 * dropped / ins if ins else 0.0,
                     thumb_pct=100.0 * thumb / ins if ins else 0.0, runtime=trace.runtime,
                     seconds={"trace": round(t1 - t0, 1), "cost": round(t2 - t1, 1)}, other_models=other)
+
+
+def segment_cost(trace: Trace, k: int, costs: dict, modes: dict) -> tuple[float, float, float, float]:
+    """Segment ``k`` of ``trace`` under ``cost_trace``'s costs: (instructions, cycles,
+    instructions llvm-mca could not cost, instructions decoded as Thumb)."""
+    ins = cyc = dropped = thumb = 0.0
+    for b, n in trace.segments[k].items():
+        block = trace.blocks[b]
+        c, d = costs[block.key]
+        ins += n * len(block.sizes)
+        cyc += n * c
+        dropped += n * d
+        if modes[block.key] == "thumb":
+            thumb += n * len(block.sizes)
+    return ins, cyc, dropped, thumb
 
 
 def cost_trace(trace: Trace, core: Core, progress: Progress = silent, llvm_cpu: str | None = None):

@@ -24,7 +24,7 @@ from pathlib import Path
 from docscan.bench.debian_layer import Layer, ensure_layer, library_dirs
 from docscan.bench.estimate import memory
 from docscan.bench.estimate.cores import Core, check_isa
-from docscan.bench.estimate.estimate import Estimate, OpEstimate, cost_trace
+from docscan.bench.estimate.estimate import Estimate, OpEstimate, cost_trace, segment_cost
 from docscan.bench.estimate.trace import MARK_FD, Trace, _source_hash, cpuinfo_midr, ensure_plugin, overlay_root, parse_blocks
 from docscan.errors import DocscanError
 from docscan.progress import Progress, silent
@@ -107,15 +107,7 @@ def estimate_xnnpack(models: list[str], precision: str, core: Core, isa: str, *,
         for k, (model, op) in enumerate(order):
             if model != name:
                 continue
-            ins = cyc = dropped = thumb = 0.0
-            for b, n in trace.segments[k].items():
-                block = trace.blocks[b]
-                c, d = costs[block.key]
-                ins += n * len(block.sizes)
-                cyc += n * c
-                dropped += n * d
-                if modes[block.key] == "thumb":
-                    thumb += n * len(block.sizes)
+            ins, cyc, dropped, thumb = segment_cost(trace, k, costs, modes)
             mem, where = memory.memory_cycles(op["bytes"], core, mhz)
             ops.append(OpEstimate(len(ops), op["kind"], op["name"], ins, cyc, mem, where))
             ins_all, cyc_all, dropped_all, thumb_all = ins_all + ins, cyc_all + cyc, dropped_all + dropped, thumb_all + thumb
