@@ -299,7 +299,11 @@ def main(argv=None):
                     for n, c in sorted(labelled(folder).items())]
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="docscan-at-filing-") as tree:
-        filing = FilingDetector(args.filed_at, Path(tree))
+        try:
+            filing = FilingDetector(args.filed_at, Path(tree))
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise SystemExit(f"pipeline_speed: the at-filing pipeline could not start ({exc}); run from a git "
+                             "checkout with its history, or name another commit with --filed-at") from None
         cams = camera_files(det, author, ClassicDetector(), photos, args.rounds, filing)
         cams["at_filing_vs_new_iou"] = filing_accuracy(det, filing, fullres)
         filing.close()
