@@ -134,6 +134,13 @@ def zoo_model(net: str, precision: str) -> Path:
 OTHER_MODELS = {"cortex-a53": ("cortex-a53",), "cortex-a76": ("cortex-a76",)}
 
 
+def record(est) -> dict:
+    """What the JSON keeps of an ``Estimate``."""
+    return {"cycles": est.cycles, "compute_cycles": est.compute_cycles, "memory_excess_cycles": est.memory_excess_cycles,
+            "instructions": est.instructions, "undecoded_pct": est.undecoded_pct, "thumb_pct": est.thumb_pct,
+            "method": est.method}
+
+
 def run_estimates(nets, cores=None, progress=print) -> dict:
     """Estimates keyed net/precision/core/isa[/none]; '/none': built-in kernels only (no delegate)."""
     from docscan.bench.estimate.cores import get_core
@@ -152,11 +159,8 @@ def run_estimates(nets, cores=None, progress=print) -> dict:
                 est = estimate_model(model, get_core(core), isa, per_op=False, delegate=delegate,
                                      other_cpus=OTHER_MODELS.get(core, ()))
                 key = f"{net}/{precision}/{core}/{isa}" + ("/none" if delegate == "none" else "")
-                out[key] = {
-                    "cycles": est.cycles, "compute_cycles": est.compute_cycles,
-                    "memory_excess_cycles": est.memory_excess_cycles, "instructions": est.instructions,
-                    "undecoded_pct": est.undecoded_pct, "thumb_pct": est.thumb_pct, "method": est.method,
-                    "other_models_cycles": est.other_models, "seconds": round(time.monotonic() - t0, 1)}
+                out[key] = record(est) | {"other_models_cycles": est.other_models,
+                                          "seconds": round(time.monotonic() - t0, 1)}
                 progress(f"{key}: {est.cycles / 1e6:.1f} Mcycles, {est.instructions / 1e6:.1f} M instructions "
                          f"{ {k: round(v / 1e6, 1) for k, v in est.other_models.items()} } ({out[key]['seconds']} s)")
     return out
@@ -173,10 +177,7 @@ def run_xnnpack_estimates(nets, progress=print) -> dict:
         for precision in ("fp32", "int8"):
             for net, est in zip(nets, estimate_xnnpack(list(nets), precision, get_core("cortex-a72"), isa)):
                 key = f"xnnpack/{net}/{precision}/cortex-a72/{isa}"
-                out[key] = {"cycles": est.cycles, "compute_cycles": est.compute_cycles,
-                            "memory_excess_cycles": est.memory_excess_cycles, "instructions": est.instructions,
-                            "undecoded_pct": est.undecoded_pct, "thumb_pct": est.thumb_pct, "method": est.method,
-                            "seconds": est.seconds}
+                out[key] = record(est) | {"seconds": est.seconds}
                 progress(f"{key}: {est.cycles / 1e6:.1f} Mcycles, {est.instructions / 1e6:.1f} M instructions")
     return out
 

@@ -97,6 +97,12 @@ class FilingDetector:
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())
 
+    def timings(self, path: Path) -> dict:
+        """Stage timings, with the worker's own totals under ``_total`` / ``_total_cpu`` (they
+        replace the pipe round trip's in ``camera_files``)."""
+        r = self.detect(path)
+        return {**r["timings"], "_total": r["total"], "_total_cpu": r["total_cpu"]}
+
     def close(self) -> None:
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
@@ -107,9 +113,7 @@ def camera_files(det, author, classic, photos: list[Path], rounds: int, filing: 
 
     fulls = {p: load_image(p) for p in photos}          # for author / classic, decoding left out
     methods = {
-        # measured in the worker: its totals replace the pipe round trip's
-        "at-filing": lambda p: (lambda r: {**r["timings"], "_total": r["total"], "_total_cpu": r["total_cpu"]})(
-            filing.detect(p)),
+        "at-filing": filing.timings,
         "today": lambda p: det.detect_file(p, warp=False)[1].timings,
         "new": lambda p: det.detect_camera_file(p)[1].timings,
         "author-hed": lambda p: author.detect(fulls[p]).timings,
@@ -304,9 +308,11 @@ def main(argv=None):
         except (RuntimeError, OSError, ValueError) as exc:
             raise SystemExit(f"pipeline_speed: the at-filing pipeline could not start ({exc}); run from a git "
                              "checkout with its history, or name another commit with --filed-at") from None
-        cams = camera_files(det, author, ClassicDetector(), photos, args.rounds, filing)
-        cams["at_filing_vs_new_iou"] = filing_accuracy(det, filing, fullres)
-        filing.close()
+        try:
+            cams = camera_files(det, author, ClassicDetector(), photos, args.rounds, filing)
+            cams["at_filing_vs_new_iou"] = filing_accuracy(det, filing, fullres)
+        finally:
+            filing.close()
     report = {"machine": f"{describe_host()}, host, not emulated",
               "runtime": "ai_edge_litert Interpreter num_threads=1; OpenCV 1 thread",
               "model": str(det.model.path), "load_average_1min_start": load0,

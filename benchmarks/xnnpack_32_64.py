@@ -43,7 +43,7 @@ def main() -> None:
         for isa in ("armv7", "aarch64"):
             device = CoreDevice(f"core:{core.name}/{isa}@{core.clock_mhz:g}", core, isa, core.clock_mhz)
             for precision in args.precision.split(","):
-                for est in estimate_xnnpack(list(MODELS), precision, core, isa, progress=lambda *a, **k: None):
+                for est in estimate_xnnpack(list(MODELS), precision, core, isa):
                     runs.append(to_model_run(est, device.spec, device.describe(), RunSettings(runs=1, warmup=1)))
                     print(f"{est.model} {device.spec}: {est.whole_ms:.1f} ms estimated ({est.seconds})", flush=True)
     except DocscanError as exc:

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from docscan.bench.rootfs import SUITE, Isa, _lock, ensure_rootfs, get_isa, mirror_url, read_marker
+from docscan.bench.rootfs import SUITE, Isa, _lock, ensure_rootfs, get_isa, mirror_url, python_site, read_marker
 from docscan.errors import DocscanError
 from docscan.paths import cache_dir
 from docscan.progress import Progress, silent
@@ -177,3 +177,13 @@ def library_dirs(root: Path, layer: Path, isa: Isa) -> list[Path]:
         if top.is_dir():
             found.update(p.parent for p in top.rglob("lib*.so.[0-9]*") if p.is_file() and not p.is_symlink())
     return dirs + sorted(found, key=lambda d: (len(d.parts), str(d)))
+
+
+def guest_env(root: Path, layer: Path, isa: Isa) -> dict:
+    """Environment for ``qemu -L root python3`` that sees the layer's Python modules and libraries."""
+    return {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "HOME": "/tmp", "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2",
+            # OpenCV's own thread pool would make the guest multi-threaded (and counts racy).
+            "OPENCV_FOR_THREADS_NUM": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+            "PYTHONPATH": str(python_site(layer)),
+            "LD_LIBRARY_PATH": ":".join(str(d) for d in library_dirs(root, layer, isa))}

@@ -21,6 +21,7 @@ import sys
 
 import numpy as np
 
+BEGIN, END = "DOCSCAN-XNN-BEGIN", "DOCSCAN-XNN-END"    # around the JSON report on stdout
 XNN_FLAG_TENSORFLOW_SAME_PADDING = 0x4
 XNN_FLAG_DEPTHWISE_CONVOLUTION = 0x1
 U32, SZ, F32, I8 = ctypes.c_uint32, ctypes.c_size_t, ctypes.c_float, ctypes.c_int8
@@ -66,7 +67,7 @@ def main():
             mark(seg)
             ops.append({"name": op["name"], "kind": op["kind"], "bytes": op["bytes"], "segment": seg})
         report[name] = ops
-    print("DOCSCAN-XNN-BEGIN" + json.dumps(report) + "DOCSCAN-XNN-END", flush=True)
+    print(BEGIN + json.dumps(report) + END, flush=True)
 
 
 class Net:
@@ -78,8 +79,7 @@ class Net:
         self.ops, self.keep = [], []
 
     def tensor(self, h, w, c):
-        t = np.zeros((1, h, w, c), self.dtype)
-        t[...] = 1
+        t = np.ones((1, h, w, c), self.dtype)
         self.keep.append(t)
         return t
 

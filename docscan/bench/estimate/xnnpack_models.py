@@ -21,11 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from docscan.bench.debian_layer import Layer, ensure_layer, library_dirs
+from docscan.bench.debian_layer import Layer, ensure_layer, guest_env, read_layer_marker
 from docscan.bench.estimate import memory
 from docscan.bench.estimate.cores import Core, check_isa
 from docscan.bench.estimate.estimate import Estimate, OpEstimate, cost_trace, segment_cost
 from docscan.bench.estimate.trace import MARK_FD, Trace, _source_hash, cpuinfo_midr, ensure_plugin, overlay_root, parse_blocks
+from docscan.bench.estimate.xnnpack_guest import BEGIN, END
 from docscan.errors import DocscanError
 from docscan.progress import Progress, silent
 
@@ -75,17 +76,14 @@ def estimate_xnnpack(models: list[str], precision: str, core: Core, isa: str, *,
         out = tmp / "blocks.txt"
         argv = [qemu, "-cpu", qemu_cpu, "-plugin", f"{plugin},out={out}", "-L", str(prefix),
                 str(root / "usr/bin/python3"), str(tmp / GUEST.name), str(tmp / "spec.json")]
-        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
-               "HOME": "/tmp", "OPENBLAS_NUM_THREADS": "1",
-               "LD_LIBRARY_PATH": ":".join(str(d) for d in library_dirs(root, layer, isa_spec))}
         progress(f"XNNPACK {precision} {', '.join(models)}: tracing under qemu {isa_name} ({core.name})")
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env)
-        begin, end = proc.stdout.find("DOCSCAN-XNN-BEGIN"), proc.stdout.find("DOCSCAN-XNN-END")
+        proc = subprocess.run(argv, capture_output=True, text=True, env=guest_env(root, layer, isa_spec))
+        begin, end = proc.stdout.find(BEGIN), proc.stdout.find(END)
         if proc.returncode != 0 or begin < 0 or end < 0:
             tail = [ln for ln in (proc.stderr + proc.stdout).strip().splitlines() if ln.strip()]
             raise DocscanError(f"emu:{isa_name}: XNNPACK under the block plugin failed: "
                                f"{(tail[-1] if tail else 'exit %d' % proc.returncode)[:300]}")
-        report = json.loads(proc.stdout[begin + len("DOCSCAN-XNN-BEGIN"):end])
+        report = json.loads(proc.stdout[begin + len(BEGIN):end])
         blocks, segments = parse_blocks(out.read_text())
     t1 = time.monotonic()
     order = [(name, op) for name in models for op in report[name]]
@@ -95,7 +93,7 @@ def estimate_xnnpack(models: list[str], precision: str, core: Core, isa: str, *,
     trace = Trace(isa_name, blocks, [{b: n / runs for b, n in segments[op["segment"]].items()} for _, op in order])
     costs, modes = cost_trace(trace, core, progress)
     t2 = time.monotonic()
-    version = json.loads((layer / ".docscan-layer.json").read_text()).get("version", "?")
+    version = (read_layer_marker(XNNPACK, layer, root) or {}).get("version", "?")
     what = "QC8 weights, QS8 activations" if precision == "int8" else "fp32"
     method = METHOD.format(version=version, arch=isa_spec.debian_arch, what=what, qemu_cpu=qemu_cpu,
                            midr=cpuinfo_midr(cpuinfo), cpu=core.llvm_cpu, l2=core.l2_kib, l2bw=core.l2_bytes_per_cycle,
