@@ -54,10 +54,13 @@ def test_estimated_runs_per_op_and_labelled(report):
 def test_estimate_is_deterministic(tiny, report):
     first = estimate_model(tiny["int8"], get_core("a72"), "armv7", per_op=False)
     again = estimate_model(tiny["int8"], get_core("a72"), "armv7", per_op=False)
-    assert again.cycles == first.cycles
-    # Traced without the one-op cuts beside it, the whole model costs the same to within a few
-    # cycles (a freshly built rootfs showed 1,160,703 vs 1,160,705).
-    assert abs(first.cycles / report.runs[0].extra["cycles"] - 1) < 1e-5
+    # Not to the cycle: ruy (armv7 int8 runs ruy) re-resolves its tuning when 250 ms of wall
+    # time have passed (ruy/tune.cc), a clock read and a CPU check inside the inference, so how
+    # often it does under qemu follows the host's load: ~100 instructions either way in 2.3
+    # million (1,160,851 vs 1,160,957 cycles seen on a loaded host).
+    assert abs(again.cycles / first.cycles - 1) < 5e-4
+    # Traced without the one-op cuts beside it, the whole model costs the same.
+    assert abs(first.cycles / report.runs[0].extra["cycles"] - 1) < 5e-4
 
 
 def test_kernels_follow_the_modelled_core(tiny):

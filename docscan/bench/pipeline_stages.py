@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -130,11 +129,10 @@ def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera"
     ``source``: the folder holding the ``docscan`` package the guest imports (default: this
     checkout; ``snapshot_source`` makes a fixed copy).
     """
-    from docscan.bench.estimate.trace import MARK_FD, _source_hash, ensure_plugin, parse_blocks
+    from docscan.bench.estimate.trace import MARK_FD, _source_hash, run_traced
     from docscan.bench.opencv_layer import ensure_opencv_layer, guest_env
     from docscan.bench.rootfs import get_isa
     from docscan.detect.edge_model import default_model_path
-    from docscan.regress.qemu_plugin import qemu_binary
 
     if pipeline not in PIPELINES:
         raise DocscanError(f"pipeline {pipeline!r}: choose {' or '.join(PIPELINES)}")
@@ -145,23 +143,14 @@ def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera"
     model = Path(model).resolve() if model is not None else default_model_path()
     if model.suffix != ".tflite" or not model.is_file():
         raise DocscanError(f"{model}: the pipeline on ARM needs a .tflite model file")
-    qemu = qemu_binary(isa.qemu)
     root, layer = ensure_opencv_layer(isa.name, progress=progress)
-    plugin = ensure_plugin(root, isa.qemu, progress)
     repo = Path(source).resolve() if source is not None else REPO
     spec = {"repo": str(repo), "model": str(model), "pipeline": pipeline, "photo": str(photo),
             "frame_size": list(frame_size), "frames": frames, "mark_fd": MARK_FD}
-    with tempfile.TemporaryDirectory(prefix="docscan-pipeline-") as tmp:
-        tmp = Path(tmp)
-        shutil.copyfile(GUEST, tmp / GUEST.name)
-        (tmp / "spec.json").write_text(json.dumps(spec))
-        out = tmp / "blocks.txt"
-        argv = [*_no_aslr(), qemu, "-plugin", f"{plugin},out={out}", "-L", str(root), str(root / "usr/bin/python3"),
-                str(tmp / GUEST.name), str(tmp / "spec.json")]
-        progress(f"emu:{isa.name}: {pipeline} pipeline on {photo.name}, {frames} frame(s) + warm-up, counting")
-        proc = subprocess.run(argv, capture_output=True, text=True, env=guest_env(root, layer, isa))
-        result = _result(proc, isa.name)
-        blocks, segments = parse_blocks(out.read_text())
+    proc = run_traced(isa, root, GUEST, spec, guest_env(root, layer, isa), progress=progress,
+                      what=f"emu:{isa.name}: {pipeline} pipeline on {photo.name}, {frames} frame(s) + warm-up, counting")
+    result = _result(proc, isa.name)
+    blocks, segments = proc.blocks, proc.segments
     sizes = {b: len(block.sizes) for b, block in blocks.items()}
     stages: dict[str, list[int]] = {}
     for seg_id, stage, frame in result["segments"]:
@@ -188,26 +177,13 @@ def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera"
     return count
 
 
-def _no_aslr() -> list[str]:
-    """``setarch -R``: the host's address randomisation moves qemu's guest memory, and with it
-    the alignment of numpy's and OpenCV's buffers, which changes how many iterations their
-    vector loops peel: ~0.05 % run to run without it."""
-    import platform
-
-    setarch = shutil.which("setarch")
-    if setarch is None or subprocess.run([setarch, platform.machine(), "-R", "true"], capture_output=True).returncode:
-        return []
-    return [setarch, platform.machine(), "-R"]
-
-
-def _result(proc: subprocess.CompletedProcess, isa_name: str) -> dict:
+def _result(proc, isa_name: str) -> dict:
+    """The guest's JSON report from a ``TracedRun``'s stdout."""
     from docscan.bench.pipeline_guest import BEGIN, END
 
     begin, end = proc.stdout.find(BEGIN), proc.stdout.find(END)
     if proc.returncode != 0 or begin < 0 or end < 0:
-        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        raise DocscanError(f"emu:{isa_name}: the pipeline under qemu failed: "
-                           f"{(lines[-1] if lines else 'exit %d' % proc.returncode)[:300]}")
+        raise DocscanError(f"emu:{isa_name}: the pipeline under qemu failed: {proc.failure()}")
     return json.loads(proc.stdout[begin + len(BEGIN):end])
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import re
 import shutil
 import subprocess
@@ -30,72 +31,7 @@ SOURCE = Path(__file__).with_name("blocks.c")
 LIB = "libdocscan_blocks.so"
 MARK_FD = 0x7D0C5CA     # DOCSCAN_MARK_FD in blocks.c
 
-# Runs inside the ARM rootfs (Debian's python3 3.11, numpy 1.24, tflite-runtime): no docscan, but
-# device_runner.py beside it, so its inputs are the ones every other device is timed with.
-GUEST_SCRIPT = r'''
-import ctypes, glob, json, os, sys
-import numpy as np
-from device_runner import load_interpreter_class, make_input
-Interpreter = load_interpreter_class()[0]
-spec = json.load(open(sys.argv[1]))
-
-def mark(i):
-    try:
-        os.lseek(%d, i, 0)
-    except OSError:
-        pass
-
-def xnnpack_all():
-    # The XNNPACK delegate with its quantized (QS8/QU8) paths on, as LiteRT applies it by
-    # default; tflite-runtime 2.14's default delegate leaves int8 ops to the built-in kernels.
-    import tflite_runtime
-    try:
-        lib = ctypes.CDLL(glob.glob(os.path.join(os.path.dirname(tflite_runtime.__file__),
-                                                 "_pywrap_tensorflow_interpreter_wrapper*.so"))[0])
-        create, default = lib.TfLiteXNNPackDelegateCreate, lib.TfLiteXNNPackDelegateOptionsDefault
-    except (OSError, IndexError, AttributeError):
-        return None
-    class Opts(ctypes.Structure):
-        _fields_ = [("num_threads", ctypes.c_int32), ("flags", ctypes.c_uint32), ("weights_cache", ctypes.c_void_p),
-                    ("handle_variable_ops", ctypes.c_bool), ("spare", ctypes.c_uint8 * 64)]
-    default.restype = Opts
-    create.restype, create.argtypes = ctypes.c_void_p, [ctypes.POINTER(Opts)]
-    opts = default()
-    opts.flags |= 3                      # TFLITE_XNNPACK_DELEGATE_FLAG_QS8 | _QU8
-    opts.num_threads = spec["threads"] if spec["threads"] > 1 else 0
-    ptr = create(ctypes.byref(opts))
-    if not ptr:
-        return None
-    class Delegate:
-        def _get_native_delegate_pointer(self):
-            return ptr
-    return Delegate()
-
-def interpreter_args():
-    import tflite_runtime.interpreter as tfl
-    bare = {"experimental_op_resolver_type": tfl.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
-    if spec["delegate"] == "none":
-        return bare
-    delegate = xnnpack_all() if spec["delegate"] == "xnnpack" else None
-    return {"experimental_delegates": [delegate], **bare} if delegate is not None else {}
-
-args = interpreter_args()
-print("DOCSCAN-XNNPACK: " + ("none (built-in kernels only)" if spec["delegate"] == "none" else
-                            "fp32 and int8 (QS8/QU8 on)" if args else "the runtime's default"))
-for k, path in enumerate(spec["models"]):
-    it = Interpreter(model_path=path, num_threads=spec["threads"], **interpreter_args())
-    it.allocate_tensors()
-    rng = np.random.RandomState(spec["seed"])
-    for d in it.get_input_details():
-        it.set_tensor(d["index"], make_input(d, rng))
-    it.invoke()
-    mark(2 * k + 1)
-    for _ in range(spec["invokes"]):
-        it.invoke()
-    mark(2 * k + 2)
-    del it
-print("DOCSCAN-TRACE-DONE")
-''' % MARK_FD
+GUEST = Path(__file__).with_name("trace_guest.py")
 
 
 @dataclass(frozen=True)
@@ -193,7 +129,6 @@ def trace_models(models: list[Path], isa_name: str, *, qemu_cpu: str = "max", cp
     """
     from docscan.bench.rootfs import ensure_rootfs, get_isa
     from docscan.regress.instructions import guest_runtime
-    from docscan.regress.qemu_plugin import qemu_binary
 
     if delegate not in ("xnnpack", "default", "none"):
         raise DocscanError(f"delegate {delegate!r}: use xnnpack, default or none")
@@ -202,31 +137,19 @@ def trace_models(models: list[Path], isa_name: str, *, qemu_cpu: str = "max", cp
     for p in paths:
         if not p.is_file():
             raise DocscanError(f"{p}: no such model")
-    qemu = qemu_binary(isa.qemu)
     root = ensure_rootfs(isa.name, progress=progress)
-    plugin = ensure_plugin(root, isa.qemu, progress)
     lib = root / "usr" / "lib" / isa.triplet
     env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
            "HOME": "/tmp", "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2",
            "LD_LIBRARY_PATH": f"{lib / 'blas'}:{lib / 'lapack'}"}
-    with tempfile.TemporaryDirectory(prefix="docscan-trace-") as tmp:
-        tmp = Path(tmp)
-        prefix = overlay_root(root, tmp / "root", cpuinfo) if cpuinfo is not None else root
-        (tmp / "trace.py").write_text(GUEST_SCRIPT)
-        shutil.copyfile(device_runner.__file__, tmp / "device_runner.py")
-        (tmp / "spec.json").write_text(json.dumps({"models": [str(p) for p in paths], "threads": threads,
-                                                   "invokes": invokes, "seed": seed,
-                                                   "delegate": delegate}))
-        out = tmp / "blocks.txt"
-        argv = [qemu, "-cpu", qemu_cpu, "-plugin", f"{plugin},out={out}", "-L", str(prefix), str(root / "usr/bin/python3"),
-                str(tmp / "trace.py"), str(tmp / "spec.json")]
-        progress(f"core estimate: tracing {len(paths)} model(s) under qemu {isa.name}")
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env)
-        if proc.returncode != 0 or "DOCSCAN-TRACE-DONE" not in proc.stdout:
-            tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-            raise DocscanError(f"emu:{isa.name}: inference under the block plugin failed: "
-                               f"{(tail[-1] if tail else 'exit %d' % proc.returncode)[:300]}")
-        blocks, segments = parse_blocks(out.read_text())
+    spec = {"models": [str(p) for p in paths], "threads": threads, "invokes": invokes, "seed": seed,
+            "delegate": delegate, "mark_fd": MARK_FD}
+    proc = run_traced(isa, root, GUEST, spec, env, qemu_cpu=qemu_cpu, cpuinfo=cpuinfo,
+                      extra_files=(Path(device_runner.__file__),), progress=progress,
+                      what=f"core estimate: tracing {len(paths)} model(s) under qemu {isa.name}")
+    if proc.returncode != 0 or "DOCSCAN-TRACE-DONE" not in proc.stdout:
+        raise DocscanError(f"emu:{isa.name}: inference under the block plugin failed: {proc.failure()}")
+    blocks, segments = proc.blocks, proc.segments
     per_model = []
     for k in range(len(paths)):
         seg = segments.get(2 * k + 2)
@@ -238,6 +161,65 @@ def trace_models(models: list[Path], isa_name: str, *, qemu_cpu: str = "max", cp
     return Trace(isa.name, blocks, per_model, notes=notes, plugin=f"docscan blocks.c ({_source_hash()}), qemu -cpu {qemu_cpu}"
                  + (f", /proc/cpuinfo {cpuinfo_midr(cpuinfo)}" if cpuinfo is not None else ""),
                  runtime=guest_runtime(root))
+
+
+@dataclass
+class TracedRun:
+    """A guest Python script run under qemu with the block plugin: its output and trace."""
+    returncode: int
+    stdout: str
+    stderr: str
+    blocks: dict = field(default_factory=dict)      # block id -> Block (empty when the run left no trace)
+    segments: dict = field(default_factory=dict)    # marker segment -> {block id: executions}
+
+    def failure(self) -> str:
+        """The last non-empty line of the guest's stderr (else stdout), or its exit status."""
+        for text in (self.stderr, self.stdout):
+            lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+            if lines:
+                return lines[-1][:300]
+        return f"exit {self.returncode}"
+
+
+def run_traced(isa, root: Path, script: Path, spec: dict, env: dict, *, qemu_cpu: str | None = None,
+               cpuinfo: str | None = None, extra_files: tuple[Path, ...] = (), progress: Progress = silent,
+               what: str = "") -> TracedRun:
+    """Run ``script`` (copied beside ``extra_files`` and its ``spec.json``, its one argument)
+    with ``root``'s python3 under qemu-user for ``isa`` and docscan's block plugin: the one
+    way every traced guest starts. ``qemu_cpu``: qemu's ``-cpu``; ``cpuinfo``: the guest's
+    /proc/cpuinfo (an overlay of ``root``). qemu runs without address randomisation
+    (``no_aslr``), so the same run gives the same counts."""
+    from docscan.regress.qemu_plugin import qemu_binary
+
+    qemu = qemu_binary(isa.qemu)
+    plugin = ensure_plugin(root, isa.qemu, progress)
+    with tempfile.TemporaryDirectory(prefix="docscan-trace-") as tmp:
+        tmp = Path(tmp)
+        prefix = overlay_root(root, tmp / "root", cpuinfo) if cpuinfo is not None else root
+        shutil.copyfile(script, tmp / script.name)
+        for f in extra_files:
+            shutil.copyfile(f, tmp / f.name)
+        (tmp / "spec.json").write_text(json.dumps(spec))
+        out = tmp / "blocks.txt"
+        argv = [*no_aslr(), qemu, *(["-cpu", qemu_cpu] if qemu_cpu else []), "-plugin", f"{plugin},out={out}",
+                "-L", str(prefix), str(root / "usr/bin/python3"), str(tmp / script.name), str(tmp / "spec.json")]
+        if what:
+            progress(what)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+        run = TracedRun(proc.returncode, proc.stdout, proc.stderr)
+        if proc.returncode == 0 and out.is_file():   # a failed run's trace may be cut short
+            run.blocks, run.segments = parse_blocks(out.read_text())
+    return run
+
+
+def no_aslr() -> list[str]:
+    """``setarch -R``: the host's address randomisation moves qemu's guest memory, and with it
+    the alignment of numpy's, OpenCV's and TFLite's buffers, which changes how many
+    iterations their vector loops peel: ~0.01-0.05 % run to run without it."""
+    setarch = shutil.which("setarch")
+    if setarch is None or subprocess.run([setarch, platform.machine(), "-R", "true"], capture_output=True).returncode:
+        return []
+    return [setarch, platform.machine(), "-R"]
 
 
 def cpuinfo_midr(text: str) -> str:

@@ -15,9 +15,6 @@ same method, on the kernels the table ran.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +22,7 @@ from docscan.bench.debian_layer import Layer, ensure_layer, guest_env, read_laye
 from docscan.bench.estimate import memory
 from docscan.bench.estimate.cores import Core, check_isa
 from docscan.bench.estimate.estimate import Estimate, OpEstimate, cost_trace, segment_cost
-from docscan.bench.estimate.trace import MARK_FD, Trace, _source_hash, cpuinfo_midr, ensure_plugin, overlay_root, parse_blocks
+from docscan.bench.estimate.trace import MARK_FD, Trace, _source_hash, cpuinfo_midr, run_traced
 from docscan.bench.estimate.xnnpack_guest import BEGIN, END
 from docscan.errors import DocscanError
 from docscan.progress import Progress, silent
@@ -51,7 +48,6 @@ def estimate_xnnpack(models: list[str], precision: str, core: Core, isa: str, *,
     """One ``Estimate`` per model of ``MODELS`` (``size`` x ``size`` input, alpha 1.0) in
     ``precision`` ("fp32", or "int8": QC8) on ``core`` in ``isa``, from one traced guest process."""
     from docscan.bench.rootfs import get_isa
-    from docscan.regress.qemu_plugin import qemu_binary
 
     unknown = [m for m in models if m not in MODELS]
     if unknown or precision not in PRECISIONS:
@@ -61,30 +57,20 @@ def estimate_xnnpack(models: list[str], precision: str, core: Core, isa: str, *,
     isa_spec = get_isa(isa_name)
     mhz = float(clock_mhz or core.clock_mhz)
     t0 = time.monotonic()
-    qemu = qemu_binary(isa_spec.qemu)
     root, layer = ensure_layer(XNNPACK, isa_name, progress=progress)
-    plugin = ensure_plugin(root, isa_spec.qemu, progress)
     lib = next(layer.glob("usr/lib/*/libXNNPACK.so.0")).parent
     cpuinfo = core.cpuinfo(isa_name)
     qemu_cpu = core.qemu_cpu[isa_name]
-    with tempfile.TemporaryDirectory(prefix="docscan-xnnpack-") as tmp:
-        tmp = Path(tmp)
-        prefix = overlay_root(root, tmp / "root", cpuinfo)
-        shutil.copyfile(GUEST, tmp / GUEST.name)
-        (tmp / "spec.json").write_text(json.dumps({"lib": str(lib), "models": list(models), "precision": precision,
-                                                   "mark_fd": MARK_FD, "runs": runs, "size": size}))
-        out = tmp / "blocks.txt"
-        argv = [qemu, "-cpu", qemu_cpu, "-plugin", f"{plugin},out={out}", "-L", str(prefix),
-                str(root / "usr/bin/python3"), str(tmp / GUEST.name), str(tmp / "spec.json")]
-        progress(f"XNNPACK {precision} {', '.join(models)}: tracing under qemu {isa_name} ({core.name})")
-        proc = subprocess.run(argv, capture_output=True, text=True, env=guest_env(root, layer, isa_spec))
-        begin, end = proc.stdout.find(BEGIN), proc.stdout.find(END)
-        if proc.returncode != 0 or begin < 0 or end < 0:
-            tail = [ln for ln in (proc.stderr + proc.stdout).strip().splitlines() if ln.strip()]
-            raise DocscanError(f"emu:{isa_name}: XNNPACK under the block plugin failed: "
-                               f"{(tail[-1] if tail else 'exit %d' % proc.returncode)[:300]}")
-        report = json.loads(proc.stdout[begin + len(BEGIN):end])
-        blocks, segments = parse_blocks(out.read_text())
+    spec = {"lib": str(lib), "models": list(models), "precision": precision, "mark_fd": MARK_FD, "runs": runs,
+            "size": size}
+    proc = run_traced(isa_spec, root, GUEST, spec, guest_env(root, layer, isa_spec), qemu_cpu=qemu_cpu,
+                      cpuinfo=cpuinfo, progress=progress,
+                      what=f"XNNPACK {precision} {', '.join(models)}: tracing under qemu {isa_name} ({core.name})")
+    begin, end = proc.stdout.find(BEGIN), proc.stdout.find(END)
+    if proc.returncode != 0 or begin < 0 or end < 0:
+        raise DocscanError(f"emu:{isa_name}: XNNPACK under the block plugin failed: {proc.failure()}")
+    report = json.loads(proc.stdout[begin + len(BEGIN):end])
+    blocks, segments = proc.blocks, proc.segments
     t1 = time.monotonic()
     order = [(name, op) for name in models for op in report[name]]
     missing = [op["segment"] for _, op in order if op["segment"] not in segments]
