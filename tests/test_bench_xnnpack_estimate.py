@@ -64,3 +64,41 @@ def test_bad_requests_say_what_is_wrong():
         estimate_xnnpack(["mobilenet_v1"], "fp16", get_core("a72"), "armv7")
     with pytest.raises(DocscanError, match="no cortex-a53 scheduling model for armv7"):
         estimate_xnnpack(["mobilenet_v1"], "fp32", get_core("a53"), "armv7")
+
+
+def test_run_traced_reports_a_failing_guest_in_one_line_and_a_working_one_in_segments(tmp_path):
+    """The launcher every traced guest goes through (``trace.run_traced``), on the real armhf
+    rootfs: marker segments from a guest that marks; one line naming the error from one that fails."""
+    from docscan.bench.estimate.trace import MARK_FD, run_traced
+    from docscan.bench.rootfs import ensure_rootfs, get_isa
+
+    isa = get_isa("armv7")
+    root = ensure_rootfs("armv7")
+    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "PYTHONHASHSEED": "0", "HOME": "/tmp"}
+    script = tmp_path / "guest.py"
+    # (the marker is a system call the plugin watches; the kernel then answers EBADF)
+    script.write_text("import json, os, sys\n"
+                      "spec = json.load(open(sys.argv[1]))\n"
+                      "def mark(i):\n"
+                      "    try:\n"
+                      "        os.lseek(spec['mark_fd'], i, 0)\n"
+                      "    except OSError:\n"
+                      "        pass\n"
+                      "mark(1)\n"
+                      "total = sum(i * i for i in range(spec['n']))\n"
+                      "mark(2)\n"
+                      "if spec['fail']:\n"
+                      "    raise SystemExit('guest gave up: ' + str(total))\n"
+                      "print('done', total)\n")
+    small = run_traced(isa, root, script, {"mark_fd": MARK_FD, "n": 10, "fail": False}, env)
+    big = run_traced(isa, root, script, {"mark_fd": MARK_FD, "n": 10000, "fail": False}, env)
+    assert small.returncode == 0 and small.stdout.strip() == "done 285"
+
+    def executed(run, seg):
+        return sum(n * len(run.blocks[b].sizes) for b, n in run.segments[seg].items())
+
+    # the loop lies in segment 2 alone: 1000x the iterations, many times the instructions
+    assert executed(big, 2) > 50 * executed(small, 2)
+    failed = run_traced(isa, root, script, {"mark_fd": MARK_FD, "n": 3, "fail": True}, env)
+    assert failed.returncode != 0 and failed.blocks == {} and failed.segments == {}
+    assert failed.failure() == "guest gave up: 5"
