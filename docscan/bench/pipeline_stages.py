@@ -12,7 +12,7 @@ every marker, so one run gives every stage of every frame, exactly (no subtracti
 separate runs, whose start-up differs by ~0.02 %). A warm-up frame runs first (lazy
 set-up: XNNPACK weight packing, caches), then ``frames`` measured frames of the same input.
 Counts are deterministic: the same code and input give the same count per stage, to the
-instruction, run after run, on both ISAs (qemu runs under ``setarch -R``, see ``_no_aslr``);
+instruction, run after run, on both ISAs (qemu runs under ``setarch -R``, see ``trace.no_aslr``);
 "other" (the glue between probes) varies by a few dozen instructions. Run both ISAs on one
 ``snapshot_source`` of the code when the checkout may change meanwhile.
 
@@ -131,6 +131,7 @@ def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera"
     """
     from docscan.bench.estimate.trace import MARK_FD, _source_hash, run_traced
     from docscan.bench.opencv_layer import ensure_opencv_layer, guest_env
+    from docscan.bench.pipeline_guest import BEGIN, END
     from docscan.bench.rootfs import get_isa
     from docscan.detect.edge_model import default_model_path
 
@@ -149,7 +150,7 @@ def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera"
             "frame_size": list(frame_size), "frames": frames, "mark_fd": MARK_FD}
     proc = run_traced(isa, root, GUEST, spec, guest_env(root, layer, isa), progress=progress,
                       what=f"emu:{isa.name}: {pipeline} pipeline on {photo.name}, {frames} frame(s) + warm-up, counting")
-    result = _result(proc, isa.name)
+    result = proc.report(BEGIN, END, f"emu:{isa.name}: the pipeline under qemu failed")
     blocks, segments = proc.blocks, proc.segments
     sizes = {b: len(block.sizes) for b, block in blocks.items()}
     stages: dict[str, list[int]] = {}
@@ -175,16 +176,6 @@ def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera"
         progress(f"emu:{isa.name}: the bare model (count_emulated)")
         count.model_count = count_emulated(model, isa.name, progress=progress).per_inference
     return count
-
-
-def _result(proc, isa_name: str) -> dict:
-    """The guest's JSON report from a ``TracedRun``'s stdout."""
-    from docscan.bench.pipeline_guest import BEGIN, END
-
-    begin, end = proc.stdout.find(BEGIN), proc.stdout.find(END)
-    if proc.returncode != 0 or begin < 0 or end < 0:
-        raise DocscanError(f"emu:{isa_name}: the pipeline under qemu failed: {proc.failure()}")
-    return json.loads(proc.stdout[begin + len(BEGIN):end])
 
 
 @dataclass

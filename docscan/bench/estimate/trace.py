@@ -12,6 +12,7 @@ timed inferences alone (start-up, imports, loading and warm-up fall into other s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -180,6 +181,14 @@ class TracedRun:
                 return lines[-1][:300]
         return f"exit {self.returncode}"
 
+    def report(self, begin: str, end: str, failed: str) -> dict:
+        """The JSON the guest printed between ``begin`` and ``end`` on stdout; a one-line
+        DocscanError, ``failed`` and the guest's last line, when it failed or printed none."""
+        i, j = self.stdout.find(begin), self.stdout.find(end)
+        if self.returncode != 0 or i < 0 or j < 0:
+            raise DocscanError(f"{failed}: {self.failure()}")
+        return json.loads(self.stdout[i + len(begin):j])
+
 
 def run_traced(isa, root: Path, script: Path, spec: dict, env: dict, *, qemu_cpu: str | None = None,
                cpuinfo: str | None = None, extra_files: tuple[Path, ...] = (), progress: Progress = silent,
@@ -188,7 +197,8 @@ def run_traced(isa, root: Path, script: Path, spec: dict, env: dict, *, qemu_cpu
     with ``root``'s python3 under qemu-user for ``isa`` and docscan's block plugin: the one
     way every traced guest starts. ``qemu_cpu``: qemu's ``-cpu``; ``cpuinfo``: the guest's
     /proc/cpuinfo (an overlay of ``root``). qemu runs without address randomisation
-    (``no_aslr``), so the same run gives the same counts."""
+    (``no_aslr``), so the same run gives the same counts (but for what reads the clock
+    inside: ruy re-resolves its tuning every 250 ms of wall time)."""
     from docscan.regress.qemu_plugin import qemu_binary
 
     qemu = qemu_binary(isa.qemu)
@@ -212,14 +222,15 @@ def run_traced(isa, root: Path, script: Path, spec: dict, env: dict, *, qemu_cpu
     return run
 
 
-def no_aslr() -> list[str]:
+@functools.cache
+def no_aslr() -> tuple[str, ...]:
     """``setarch -R``: the host's address randomisation moves qemu's guest memory, and with it
-    the alignment of numpy's, OpenCV's and TFLite's buffers, which changes how many
-    iterations their vector loops peel: ~0.01-0.05 % run to run without it."""
+    the alignment of numpy's and OpenCV's buffers, which changes how many iterations their
+    vector loops peel: ~0.05 % run to run without it (the pipeline's counts)."""
     setarch = shutil.which("setarch")
     if setarch is None or subprocess.run([setarch, platform.machine(), "-R", "true"], capture_output=True).returncode:
-        return []
-    return [setarch, platform.machine(), "-R"]
+        return ()
+    return (setarch, platform.machine(), "-R")
 
 
 def cpuinfo_midr(text: str) -> str:

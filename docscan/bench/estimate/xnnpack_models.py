@@ -14,7 +14,6 @@ same method, on the kernels the table ran.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -66,10 +65,7 @@ def estimate_xnnpack(models: list[str], precision: str, core: Core, isa: str, *,
     proc = run_traced(isa_spec, root, GUEST, spec, guest_env(root, layer, isa_spec), qemu_cpu=qemu_cpu,
                       cpuinfo=cpuinfo, progress=progress,
                       what=f"XNNPACK {precision} {', '.join(models)}: tracing under qemu {isa_name} ({core.name})")
-    begin, end = proc.stdout.find(BEGIN), proc.stdout.find(END)
-    if proc.returncode != 0 or begin < 0 or end < 0:
-        raise DocscanError(f"emu:{isa_name}: XNNPACK under the block plugin failed: {proc.failure()}")
-    report = json.loads(proc.stdout[begin + len(BEGIN):end])
+    report = proc.report(BEGIN, END, f"emu:{isa_name}: XNNPACK under the block plugin failed")
     blocks, segments = proc.blocks, proc.segments
     t1 = time.monotonic()
     order = [(name, op) for name in models for op in report[name]]
