@@ -9,6 +9,7 @@ import math
 import cv2
 import numpy as np
 
+from docscan.detect import native
 from docscan.detect.geometry import intersect_lines
 from docscan.detect.quad_lines import Line
 from docscan.detect.quad_params import QuadParams
@@ -172,6 +173,15 @@ def _refine_sides_on_image(grey, a, b, d, length, centroid, r, frame_wh):
     gradient, per-side statistics along an axis) instead of one pass per side: the
     per-side passes cost more in numpy call overhead than in arithmetic."""
     gh, gw = grey.shape
+    step = max(0.5, r / 12.0)
+    offs = np.arange(-r, r + step / 2, step)
+    # Mild prior for the coarse position: the edge map is rarely off by more than r/2.
+    prior = np.exp(-0.5 * (offs / (0.6 * r)) ** 2)
+    # samples whose whole profile lies inside the photo (and so inside the crop)
+    xmax, ymax = min(gw, frame_wh[0]) - 2, min(gh, frame_wh[1]) - 2
+    lib = native.library()
+    if lib is not None:
+        return _sides_native(lib, grey, a, b, d, length, centroid, offs, prior, step, xmax, ymax)
     n = d[:, ::-1] * _PERP
     outward = (((a + b) / 2 - centroid) * n).sum(axis=1) >= 0
     n = np.where(outward[:, None], n, -n)                   # n points out of the page
@@ -182,11 +192,7 @@ def _refine_sides_on_image(grey, a, b, d, length, centroid, r, frame_wh):
     ts = i[None, :] * ((hi - lo) / np.maximum(m - 1, 1))[:, None] + lo[:, None]
     ts[np.arange(4), m - 1] = hi
     sample = i[None, :] < m[:, None]
-    step = max(0.5, r / 12.0)
-    offs = np.arange(-r, r + step / 2, step)
     base = a[:, None, :] + ts[..., None] * d[:, None, :]                       # (4, S, 2)
-    # samples whose whole profile lies inside the photo (and so inside the crop)
-    xmax, ymax = min(gw, frame_wh[0]) - 2, min(gh, frame_wh[1]) - 2
     ok = sample.copy()
     for o in (offs[0], offs[-1]):
         e = base + o * n[:, None, :]
@@ -200,9 +206,15 @@ def _refine_sides_on_image(grey, a, b, d, length, centroid, r, frame_wh):
     prof = cv2.remap(grey, grid[..., 0].reshape(-1, n_off).astype(np.float32),
                      grid[..., 1].reshape(-1, n_off).astype(np.float32), cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
+    return _fit_sides(prof, offs, prior, step, base, n, ok, n_ok, d, a, fitted)
+
+
+def _fit_sides(prof, offs, prior, step, base, n, ok, n_ok, d, a, fitted):
+    """The sides' lines from their profiles (``prof``, (4 * MAX_SAMPLES, n_off)): the steepest
+    step of the dominant sign per sample, to sub-pixel by a parabola, then ``_trimmed_fits``."""
+    n_off = len(offs)
     deriv = _row_gradient(prof, step)
-    # Mild prior for the coarse position: the edge map is rarely off by more than r/2.
-    deriv *= np.exp(-0.5 * (offs / (0.6 * r)) ** 2)[None, :]
+    deriv *= prior[None, :]
     deriv = deriv.reshape(4, MAX_SAMPLES, n_off)
     # page brighter (usual) or darker than what is outside: the sign with more evidence
     up = np.where(ok, np.maximum(deriv.max(axis=2), 0), 0).sum(axis=1)
@@ -227,6 +239,32 @@ def _refine_sides_on_image(grey, a, b, d, length, centroid, r, frame_wh):
     q = base + off[..., None] * n[:, None, :]
     dd, cc, good = _trimmed_fits(q, np.where(use, peak, 0.0), use, step, n_ok, d)
     return dd, cc, fitted & good
+
+
+def _sides_native(lib, grey, a, b, d, length, centroid, offs, prior, step, xmax, ymax):
+    """``_refine_sides_on_image``'s sample grid and fits in C (docscan/detect/native), around
+    the same cv2.remap: the same answer."""
+    f64 = [np.ascontiguousarray(x, np.float64) for x in (a, b, d, length, centroid, offs, prior)]
+    ca, cb, cd, clength, ccentroid, coffs, cprior = (x.ctypes.data for x in f64)
+    n_off = len(offs)
+    n, base = np.empty((4, 2)), np.empty((4, MAX_SAMPLES, 2))
+    ok, n_ok, fitted = np.empty((4, MAX_SAMPLES), np.uint8), np.empty(4, np.int64), np.empty(4, np.uint8)
+    mapx, mapy = np.empty((4 * MAX_SAMPLES, n_off), np.float32), np.empty((4 * MAX_SAMPLES, n_off), np.float32)
+    lib.refine_sample_grid(ca, cb, cd, clength, ccentroid, coffs, n_off, MAX_SAMPLES, float(xmax), float(ymax),
+                           n.ctypes.data, base.ctypes.data, ok.ctypes.data, n_ok.ctypes.data, fitted.ctypes.data,
+                           mapx.ctypes.data, mapy.ctypes.data)
+    if not fitted.any():
+        return f64[2], f64[0], fitted.astype(bool)
+    prof = cv2.remap(grey, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    dirs, points = np.empty((4, 2)), np.empty((4, 2))
+    rc = lib.refine_fit_sides(prof.ctypes.data, MAX_SAMPLES, n_off, coffs, cprior, float(step), base.ctypes.data,
+                              n.ctypes.data, ok.ctypes.data, n_ok.ctypes.data, cd, fitted.ctypes.data,
+                              dirs.ctypes.data, points.ctypes.data)
+    if rc < 0:
+        raise RuntimeError(f"refine_fit_sides: {4 * MAX_SAMPLES}x{n_off} profiles exceed its buffers")
+    if rc == 0:      # no side had enough consistent samples
+        return f64[2], f64[0], fitted.astype(bool)
+    return dirs, points, fitted.astype(bool)
 
 
 def _trimmed_fits(q: np.ndarray, wts: np.ndarray, use: np.ndarray, step: float, n_samples: np.ndarray,

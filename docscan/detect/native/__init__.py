@@ -1,0 +1,87 @@
+"""The quad finder's per-frame arithmetic in C (``quad_native.c``), for speed only.
+
+numpy's per-call overhead, not its arithmetic, is most of what post-processing a preview
+frame costs: the refinement's side fits are some sixty numpy calls on arrays of a few
+hundred numbers. The C functions do the same steps in the same precision, so both paths
+give the same corners (``tests/test_quad_native.py`` compares them).
+
+The library is compiled on first use with the C compiler found on PATH (``cc`` or ``gcc``)
+into docscan's cache, named by a hash of the source, flags and machine, so an edited source
+or another CPU architecture gets its own build. Where there is no compiler, the build
+fails, or ``DOCSCAN_NATIVE=0`` is set, ``library()`` is None and callers keep the numpy
+path; ``status()`` says which path runs, for benchmark reports.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from docscan.paths import cache_dir
+
+SOURCE = Path(__file__).with_name("quad_native.c")
+# -ffp-contract=off: no fused multiply-adds that numpy would not make
+CFLAGS = ("-O2", "-std=c99", "-D_DEFAULT_SOURCE", "-fPIC", "-shared", "-ffp-contract=off")
+
+_d, _i64, _p = ctypes.c_double, ctypes.c_int64, ctypes.c_void_p
+_SIGNATURES = {
+    "refine_fit_sides": (ctypes.c_int, [_p, _i64, _i64, _p, _p, _d, _p, _p, _p, _p, _p, _p, _p, _p]),
+    "refine_sample_grid": (None, [_p, _p, _p, _p, _p, _p, _i64, _i64, _d, _d, _p, _p, _p, _p, _p, _p, _p]),
+}
+
+
+@functools.cache
+def _load() -> tuple[ctypes.CDLL | None, str]:
+    if os.environ.get("DOCSCAN_NATIVE", "1") == "0":
+        return None, "numpy (DOCSCAN_NATIVE=0)"
+    try:
+        lib_path = _build()
+        lib = ctypes.CDLL(str(lib_path))
+    except (OSError, subprocess.SubprocessError, RuntimeError) as e:
+        return None, f"numpy (native build unavailable: {str(e).splitlines()[0] if str(e) else type(e).__name__})"
+    for name, (restype, argtypes) in _SIGNATURES.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = restype, argtypes
+    return lib, f"native ({lib_path.name})"
+
+
+def library() -> ctypes.CDLL | None:
+    """The compiled library, or None where the numpy path runs."""
+    return _load()[0]
+
+
+def status() -> str:
+    """"native (<library file>)" or "numpy (<why>)"."""
+    return _load()[1]
+
+
+def _build() -> Path:
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise RuntimeError("no C compiler (cc or gcc) on PATH")
+    source = SOURCE.read_bytes()
+    key = hashlib.sha256(source + " ".join(CFLAGS).encode() + platform.machine().encode()).hexdigest()[:16]
+    out_dir = cache_dir("native")
+    lib = out_dir / f"quad_native-{platform.machine()}-{key}.so"
+    if lib.is_file():
+        return lib
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=out_dir)
+    os.close(fd)
+    try:
+        done = subprocess.run([compiler, *CFLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True,
+                              timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{compiler} {SOURCE.name}: {done.stderr.strip() or done.returncode}")
+        os.replace(tmp, lib)     # whole or not at all, also with builds racing in parallel tests
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return lib

@@ -1,0 +1,109 @@
+"""The quad finder's C path (docscan/detect/native) gives what its numpy path gives, and
+docscan falls back to numpy where no C compiler is found."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from detect_helpers import PAGE, photo
+
+from docscan.detect import native
+from docscan.detect.quad_refine import refine_corners
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def paths(monkeypatch):
+    """paths(on) switches between the C path (True) and the numpy path (False)."""
+    def switch(on: bool):
+        monkeypatch.setenv("DOCSCAN_NATIVE", "1" if on else "0")
+        native._load.cache_clear()
+        assert native.status().startswith("native" if on else "numpy"), native.status()
+    yield switch
+    native._load.cache_clear()
+
+
+def both(paths, fn):
+    paths(False)
+    want = fn()
+    paths(True)
+    return want, fn()
+
+
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="no C compiler on PATH")
+def test_refinement_is_the_same_on_both_paths(paths):
+    rng = np.random.default_rng(3)
+    cases = 0
+    for seed in range(12):
+        a, scale = np.deg2rad(rng.uniform(-25, 25)), rng.uniform(0.7, 0.95)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        centre = PAGE.mean(axis=0)
+        page = (PAGE - centre) @ rot.T * scale + centre
+        img = cv2.cvtColor(photo(corners=page, seed=seed), cv2.COLOR_RGB2GRAY)
+        start = page + rng.normal(0, 3.0, page.shape)       # a coarse guess, as the edge map gives
+        for passes in (1, 2):
+            want, got = both(paths, lambda s=start, p=passes, im=img: refine_corners(im, s, passes=p))
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+            assert np.abs(want - start).max() > 0.1          # the refinement moved the corners
+            cases += 1
+    assert cases == 24
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="no C compiler on PATH")
+def test_preview_frames_give_the_same_corners_on_both_paths(paths, shared):
+    from docscan.detect.detector import Detector
+    from docscan.detect.frames import FrameDetector
+    from docscan.detect.image_io import load_image
+
+    folder = shared / "data" / "real-photos-dev2"
+    if not (folder / "labels.json").is_file():
+        pytest.skip(f"{folder}: no labelled photos")
+    names = sorted(json.loads((folder / "labels.json").read_text()))[::4][:10]
+    frames = [cv2.resize(load_image(folder / n), (1280, 720), interpolation=cv2.INTER_AREA) for n in names]
+    det = Detector()
+
+    def corners():
+        fd = FrameDetector(det)
+        out = []
+        for f in frames:
+            r = fd.detect(f)
+            out.append(r.corners if r.found else np.full((4, 2), np.nan))
+        return np.array(out)
+
+    want, got = both(paths, corners)
+    assert np.isfinite(want).all(axis=(1, 2)).sum() >= 8
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+
+
+def test_without_a_compiler_the_numpy_path_runs(tmp_path):
+    env = dict(os.environ, PATH=str(tmp_path), DOCSCAN_CACHE=str(tmp_path / "cache"), DOCSCAN_NATIVE="1")
+    code = ("from docscan.detect import native; print(native.status()); "
+            "import numpy as np; from docscan.detect.quad_refine import refine_corners; "
+            "g = np.zeros((200, 200), np.uint8); g[50:150, 60:160] = 200; "
+            "print(refine_corners(g, np.array([[62, 52], [158, 49], [161, 147], [59, 151.]])).round(1).tolist())")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    status, corners = out.stdout.strip().splitlines()
+    assert status == "numpy (native build unavailable: no C compiler (cc or gcc) on PATH)"
+    np.testing.assert_allclose(json.loads(corners), [[59.5, 49.5], [159.5, 49.5], [159.5, 149.5], [59.5, 149.5]],
+                               atol=0.6)
+    assert not (tmp_path / "cache" / "native").exists()
+
+
+def test_disabled_by_environment(monkeypatch):
+    monkeypatch.setenv("DOCSCAN_NATIVE", "0")
+    native._load.cache_clear()
+    try:
+        assert native.library() is None
+        assert native.status() == "numpy (DOCSCAN_NATIVE=0)"
+    finally:
+        native._load.cache_clear()
