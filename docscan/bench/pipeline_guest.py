@@ -221,8 +221,13 @@ def main():
         marks.frame = None
         results.append({"corners": None if corners is None else np.asarray(corners).round(3).tolist(),
                         "confidence": round(float(confidence), 6), "shape": shape})
+    try:
+        from docscan.detect import native
+        quad_path = native.status()
+    except ImportError:          # a checkout from before the C path
+        quad_path = "numpy"
     out = {"segments": marks.segments, "frames": results, "missing_probes": missing, "polyfills": polyfills, "runtime": runtime,
-           "opencv": cv2.__version__, "numpy": np.__version__, "python": sys.version.split()[0]}
+           "opencv": cv2.__version__, "numpy": np.__version__, "python": sys.version.split()[0], "quad_path": quad_path}
     print(BEGIN + json.dumps(out) + END)
 
 

@@ -168,7 +168,8 @@ def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera"
     count = PipelineCount(
         f"emu:{isa.name}", pipeline, str(photo), last["shape"], ordered, last["corners"], last["confidence"],
         str(model), f"qemu-user {isa.name} + docscan blocks.c ({_source_hash()}), marker segments per stage",
-        result["runtime"], f"Debian python3-opencv {result['opencv']}", result["polyfills"],
+        result["runtime"], f"Debian python3-opencv {result['opencv']}",
+        result["polyfills"] + [f"quad finder arithmetic: {result.get('quad_path', 'numpy')}"],
         result["missing_probes"])
     if compare_model:
         from docscan.regress.instructions import count_emulated
