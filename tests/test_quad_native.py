@@ -107,3 +107,43 @@ def test_disabled_by_environment(monkeypatch):
         assert native.status() == "numpy (DOCSCAN_NATIVE=0)"
     finally:
         native._load.cache_clear()
+
+
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="no C compiler on PATH")
+def test_candidates_and_picks_are_the_same_on_both_paths(paths):
+    """Every candidate (lines, corners, scores, side evidence) and every pick of the golden
+    maps: borders, region sides, clutter, booklets, blank and low-contrast maps."""
+    import dataclasses
+
+    from test_detect_golden import edge_cases
+
+    from docscan.detect.quad import DEFAULT_PARAMS, find_quad
+    from docscan.detect.quad_candidates import candidates
+    from docscan.detect.quad_lines import prepare
+
+    def run():
+        out = {}
+        for name, (edge, region, image, changes) in edge_cases().items():
+            params = dataclasses.replace(DEFAULT_PARAMS, **changes)
+            prep = prepare(edge, params, region)
+            c = None if prep is None else candidates(prep.lines, prep.support_map, params)
+            r = find_quad(edge, image=image, region=region, params=params)
+            out[name] = (None if c is None else (c.line_ids, c.corners, c.score, c.supported, c.in_frame,
+                                                 c.table.cum_support, c.table.cum_inside, c.table.start),
+                         r.corners, r.confidence)
+        return out
+
+    want, got = both(paths, run)
+    found = 0
+    for name, (cw, qw, confw) in want.items():
+        cg, qg, confg = got[name]
+        assert (cw is None) == (cg is None), name
+        if cw is not None:
+            found += 1
+            for a, b in zip(cw, cg):
+                np.testing.assert_array_equal(a, b, err_msg=name)
+        assert (qw is None) == (qg is None), name
+        if qw is not None:
+            np.testing.assert_allclose(qg, qw, rtol=0, atol=1e-9, err_msg=name)
+        assert confg == pytest.approx(confw, abs=1e-12), name
+    assert found >= 20

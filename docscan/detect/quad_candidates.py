@@ -8,12 +8,14 @@ sane shape.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from docscan.detect import native
 from docscan.detect.quad_lines import Line
 from docscan.detect.quad_params import QuadParams
 
@@ -71,6 +73,9 @@ def candidates(lines: list[Line], support_map: np.ndarray, params: QuadParams) -
     h, w = support_map.shape
     n = len(lines)
     centre = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    lib = native.library()
+    if lib is not None:
+        return _candidates_native(lib, lines, support_map, params, centre)
     table = _line_table(lines, support_map, centre, params)
     meets, t_cross, crossing = _crossings(table, params.min_angle_deg)
 
@@ -94,7 +99,7 @@ def candidates(lines: list[Line], support_map: np.ndarray, params: QuadParams) -
     in_frame = np.array([side_in_frame[s] for s in sides]).T
     score = _edge_score(supported, in_frame, params)
     # Geometry only for the best-scored few hundred: the winner is almost always among them.
-    order = np.argsort(-score)
+    order = np.argsort(-score, kind="stable")
     for chunk in (order[:SHAPE_CHECKED], order[SHAPE_CHECKED:]):
         if len(chunk) == 0:
             return None
@@ -107,6 +112,56 @@ def candidates(lines: list[Line], support_map: np.ndarray, params: QuadParams) -
         return None
     return Candidates(chunk_ids[keep], corners[keep], score[chunk][keep],    # still in descending order
                       supported[chunk][keep], in_frame[chunk][keep], table, centre)
+
+
+def _candidates_native(lib, lines: list[Line], support_map: np.ndarray, params: QuadParams,
+                       centre: np.ndarray) -> Candidates | None:
+    """``candidates`` in C (docscan/detect/native), the same answer."""
+    ptr = native.ptr
+    h, w = support_map.shape
+    n = len(lines)
+    line_ids = _orders(n, sum(not ln.border for ln in lines))
+    if len(line_ids) == 0:
+        return None
+    dirs = np.array([ln.d for ln in lines], np.float64)
+    cs = np.array([ln.c for ln in lines], np.float64)
+    border = np.array([ln.border for ln in lines], np.uint8)
+    from_region = np.array([ln.from_region for ln in lines], np.uint8)
+    n_samples = int(np.ceil(float(np.hypot(h, w)))) + 3
+    points, start = np.empty((n, 2)), np.empty(n, np.int64)
+    cum_support, cum_inside = np.empty((n, n_samples + 1)), np.empty((n, n_samples + 1))
+    support_map = np.ascontiguousarray(support_map, np.float64)
+    lib.line_table(n, ptr(dirs), ptr(cs), ptr(border), ptr(from_region), ptr(support_map), h, w,
+                   params.border_support, params.region_line_support, n_samples, ptr(points), ptr(start),
+                   ptr(cum_support), ptr(cum_inside))
+    table = LineTable(points, dirs, start, cum_support, cum_inside, n_samples)
+    exempt = border | from_region
+    rows = SHAPE_CHECKED        # enough unless no sane shape is among the best-scored
+    while True:
+        ids, corners = np.empty((rows, 4), np.int64), np.empty((rows, 4, 2))
+        score, supported, in_frame = np.empty(rows), np.empty((rows, 4)), np.empty((rows, 4))
+        k = lib.quad_candidates(n, ptr(points), ptr(dirs), ptr(exempt), ptr(start), ptr(cum_support),
+                                ptr(cum_inside), n_samples, h, w, _c_params(params), ptr(line_ids), len(line_ids),
+                                SHAPE_CHECKED, rows, ptr(ids), ptr(corners), ptr(score), ptr(supported),
+                                ptr(in_frame))
+        if k >= -1:
+            break
+        rows = -2 - k
+    if k < 0:
+        raise MemoryError("quad_candidates: out of memory")
+    if k == 0:
+        return None
+    return Candidates(ids[:k], corners[:k], score[:k], supported[:k], in_frame[:k], table, centre)
+
+
+@lru_cache(maxsize=16)
+def _c_params(params: QuadParams):
+    """``params`` as quad_native.c's CandidateParams (by reference), the angle thresholds as
+    numpy computes them (its sin and cos need not be libm's)."""
+    return ctypes.byref(native.CandidateParams(
+        params.border_support, params.region_line_support, params.min_side_cover, params.unsupported_penalty,
+        params.ratio_power, params.max_outside, params.min_area, float(np.sin(np.deg2rad(params.min_angle_deg))),
+        float(np.cos(np.deg2rad(params.min_angle_deg)))))
 
 
 def _line_table(lines: list[Line], support_map: np.ndarray, centre: np.ndarray, params: QuadParams) -> LineTable:

@@ -31,9 +31,21 @@ SOURCE = Path(__file__).with_name("quad_native.c")
 CFLAGS = ("-O2", "-std=c99", "-D_DEFAULT_SOURCE", "-fPIC", "-shared", "-ffp-contract=off")
 
 _d, _i64, _p = ctypes.c_double, ctypes.c_int64, ctypes.c_void_p
+
+
+class CandidateParams(ctypes.Structure):
+    """quad_native.c's CandidateParams: the QuadParams ``quad_candidates`` reads."""
+    _fields_ = [(name, ctypes.c_double) for name in (
+        "border_support", "region_line_support", "min_side_cover", "unsupported_penalty", "ratio_power",
+        "max_outside", "min_area", "sin_min_angle", "cos_min_angle")]
+
+
 _SIGNATURES = {
     "refine_fit_sides": (ctypes.c_int, [_p, _i64, _i64, _p, _p, _d, _p, _p, _p, _p, _p, _p, _p, _p]),
     "refine_sample_grid": (None, [_p, _p, _p, _p, _p, _p, _i64, _i64, _d, _d, _p, _p, _p, _p, _p, _p, _p]),
+    "line_table": (None, [_i64, _p, _p, _p, _p, _p, _i64, _i64, _d, _d, _i64, _p, _p, _p, _p]),
+    "quad_candidates": (_i64, [_i64, _p, _p, _p, _p, _p, _p, _i64, _i64, _i64, _p, _p, _i64, _i64, _i64,
+                               _p, _p, _p, _p, _p]),
 }
 
 
@@ -50,6 +62,15 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = restype, argtypes
     return lib, f"native ({lib_path.name})"
+
+
+def ptr(a) -> int:
+    """The address of a C-contiguous numpy array's first element, for a ``void *`` argument
+    (``a.ctypes.data`` costs three times as much: a dozen arrays a call add up)."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError):      # read-only or empty: the slower way
+        return a.ctypes.data
 
 
 def library() -> ctypes.CDLL | None:

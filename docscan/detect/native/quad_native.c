@@ -4,7 +4,8 @@
  * (float32 where numpy computes in float32, numpy's pairwise summation where numpy sums
  * along a contiguous axis), so that both paths give the same corners: tests compare them
  * on drawn and real maps. Built with -ffp-contract=off: no fused multiply-adds that numpy
- * would not make. No allocation: callers pass every buffer.
+ * would not make. Callers pass the buffers for what comes back; quad_candidates keeps its
+ * work tables between calls (per thread: ctypes releases the GIL).
  */
 #include <math.h>
 #include <stdint.h>
@@ -295,4 +296,304 @@ void refine_sample_grid(const double *a, const double *b, const double *d, const
         n_ok[k] = count;
         fitted[k] = length[k] >= 10 && count >= 6;
     }
+}
+
+/* ---- candidates (quad_candidates.candidates after _orders) ---- */
+
+typedef struct {
+    double border_support, region_line_support, min_side_cover, unsupported_penalty, ratio_power;
+    double max_outside, min_area, sin_min_angle, cos_min_angle;
+} CandidateParams;
+
+/* numpy's rint: round half to even. Adding and taking away 1.5 * 2^52 rounds in the default
+ * rounding mode for |x| < 2^51, without a libm call where the CPU has no rounding
+ * instruction (x86-64 before SSE 4.1). */
+static inline double rint_even(double x)
+{
+    if (!(fabs(x) < 0x1p51)) return nearbyint(x);
+    double y = x + 0x1.8p52;     /* (no -ffast-math: the compiler keeps both roundings) */
+    return y - 0x1.8p52;
+}
+
+static double clamp_span(double v, double hi)
+{
+    v = v > 0 ? v : 0;       /* np.maximum(v, 0): nan stays nan */
+    return v < hi ? v : hi;
+}
+
+/* quad_candidates._line_table: per line, the support map sampled at unit steps over its
+ * in-frame stretch, as cumulative sums (n, ns + 1) */
+void line_table(int64_t n, const double *dirs, const double *cs, const unsigned char *border,
+                const unsigned char *from_region, const double *support_map, int64_t h, int64_t w,
+                double border_support, double region_line_support, int64_t ns, double *points, int64_t *start,
+                double *cum_support, double *cum_inside)
+{
+    const double cx = (w - 1) / 2.0, cy = (h - 1) / 2.0;
+    for (int64_t j = 0; j < n; j++) {
+        const double dx = dirs[2 * j], dy = dirs[2 * j + 1];
+        double ax = (cx - cs[2 * j]) * dx, ay = (cy - cs[2 * j + 1]) * dy;
+        double along = ax + ay;
+        double px = cs[2 * j] + along * dx, py = cs[2 * j + 1] + along * dy;
+        points[2 * j] = px;
+        points[2 * j + 1] = py;
+        double tx0, tx1, ty0, ty1;
+        if (fabs(dx) < 1e-12) { tx0 = -INFINITY; tx1 = INFINITY; }
+        else { tx0 = (-0.5 - px) / dx; tx1 = ((w - 0.5) - px) / dx; }
+        if (fabs(dy) < 1e-12) { ty0 = -INFINITY; ty1 = INFINITY; }
+        else { ty0 = (-0.5 - py) / dy; ty1 = ((h - 0.5) - py) / dy; }
+        double txm = tx0 < tx1 ? tx0 : tx1, tym = ty0 < ty1 ? ty0 : ty1;
+        double t_in = txm > tym ? txm : tym;
+        int64_t s = (int64_t)floor(isfinite(t_in) ? t_in : 0.0);
+        start[j] = s;
+        double floor_v = border[j] ? border_support : (from_region[j] ? region_line_support : 0.0);
+        double *cum = cum_support + j * (ns + 1), *cin = cum_inside + j * (ns + 1);
+        double acc = 0.0;
+        int64_t acc_in = 0;
+        cum[0] = 0.0;
+        cin[0] = 0.0;
+        for (int64_t i = 0; i < ns; i++) {
+            double t = (double)(s + i);
+            double xs = px + t * dx, ys = py + t * dy;
+            int inside = xs >= -0.5 && xs <= w - 0.5 && ys >= -0.5 && ys <= h - 0.5;
+            double sup = 0.0;
+            if (inside) {
+                double xr = rint_even(xs), yr = rint_even(ys);
+                int64_t xi = (int64_t)xr, yi = (int64_t)yr;
+                xi = xi < 0 ? 0 : (xi > w - 1 ? w - 1 : xi);
+                yi = yi < 0 ? 0 : (yi > h - 1 ? h - 1 : yi);
+                double v = support_map[yi * w + xi];
+                sup = v > floor_v ? v : floor_v;
+                if (isnan(v)) sup = v;
+            }
+            acc += sup;
+            acc_in += inside;
+            cum[i + 1] = acc;
+            cin[i + 1] = (double)acc_in;
+        }
+    }
+}
+
+/* Candidates ordered as np.argsort(-score, kind="stable") orders them: descending score,
+ * ties in index order (a strict total order, so the best m by selection and then sorted
+ * are the first m of the full sort). */
+typedef struct {
+    double key;      /* -score */
+    int64_t index;
+} Ranked;
+
+static inline int before(Ranked a, Ranked b)
+{
+    return a.key < b.key || (a.key == b.key && a.index < b.index);
+}
+
+static void sort_ranked(Ranked *v, int64_t n)
+{
+    if (n < 24) {
+        for (int64_t i = 1; i < n; i++) {
+            Ranked x = v[i];
+            int64_t j = i - 1;
+            while (j >= 0 && before(x, v[j])) { v[j + 1] = v[j]; j--; }
+            v[j + 1] = x;
+        }
+        return;
+    }
+    Ranked pivot = v[n / 2];
+    int64_t i = 0, j = n - 1;
+    while (i <= j) {
+        while (before(v[i], pivot)) i++;
+        while (before(pivot, v[j])) j--;
+        if (i <= j) { Ranked t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
+    }
+    if (j > 0) sort_ranked(v, j + 1);
+    if (i < n - 1) sort_ranked(v + i, n - i);
+}
+
+/* rearrange v so that its first m entries are the m first in order (unsorted) */
+static void select_first(Ranked *v, int64_t n, int64_t m)
+{
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        Ranked pivot = v[lo + (hi - lo) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (before(v[i], pivot)) i++;
+            while (before(pivot, v[j])) j--;
+            if (i <= j) { Ranked t = v[i]; v[i] = v[j]; v[j] = t; i++; j--; }
+        }
+        if (m - 1 <= j) hi = j;
+        else if (m - 1 >= i) lo = i;
+        else break;
+    }
+}
+
+static int shape_ok(const double *c, double w, double h, const CandidateParams *p)
+{
+    static const int nx[4] = {1, 2, 3, 0}, pv[4] = {3, 0, 1, 2};
+    double mx = p->max_outside * w, my = p->max_outside * h;
+    for (int k = 0; k < 4; k++) {
+        double x = c[2 * k], y = c[2 * k + 1];
+        if (!(x >= -mx && x <= w - 1 + mx && y >= -my && y <= h - 1 + my)) return 0;
+    }
+    double ex[4], ey[4], cross[4], a[4];
+    for (int k = 0; k < 4; k++) {
+        ex[k] = c[2 * nx[k]] - c[2 * k];
+        ey[k] = c[2 * nx[k] + 1] - c[2 * k + 1];
+    }
+    double cmin = INFINITY, cmax = -INFINITY;
+    for (int k = 0; k < 4; k++) {
+        cross[k] = ex[k] * ey[nx[k]] - ey[k] * ex[nx[k]];
+        cmin = cross[k] < cmin ? cross[k] : cmin;
+        cmax = cross[k] > cmax ? cross[k] : cmax;
+        if (isnan(cross[k])) return 0;
+    }
+    if (!(cmin > 0 || cmax < 0)) return 0;
+    for (int k = 0; k < 4; k++) a[k] = c[2 * k] * c[2 * nx[k] + 1] - c[2 * k + 1] * c[2 * nx[k]];
+    double area = 0.5 * fabs(a[0] + a[1] + a[2] + a[3]);
+    if (!(area >= p->min_area * w * h)) return 0;
+    double ux[4], uy[4];
+    for (int k = 0; k < 4; k++) {
+        double norm = sqrt(ex[k] * ex[k] + ey[k] * ey[k]);
+        norm = norm > 1e-9 ? norm : 1e-9;
+        ux[k] = ex[k] / norm;
+        uy[k] = ey[k] / norm;
+    }
+    for (int k = 0; k < 4; k++) {
+        double cos_int = -(ux[k] * ux[pv[k]] + uy[k] * uy[pv[k]]);
+        if (!(fabs(cos_int) <= p->cos_min_angle)) return 0;
+    }
+    return 1;
+}
+
+/* quad_candidates.candidates after the line table: crossings, side evidence, edge score,
+ * the sane-shaped among the best-scored (``shape_checked`` first, the rest only when none
+ * of those is). orders (R, 4): _orders(n, n_real). Outputs, best score first, up to ``cap``
+ * rows: ids (K, 4), corners (K, 4, 2), score (K,), supported and in_frame (K, 4).
+ * Returns K (0: none; the caller returns None), -1 when out of memory, or -2 - rows when
+ * the outputs need that many rows (call again with cap >= rows). */
+int64_t quad_candidates(int64_t n, const double *points, const double *dirs, const unsigned char *exempt,
+                        const int64_t *start, const double *cum_support, const double *cum_inside, int64_t ns,
+                        int64_t h, int64_t w, const CandidateParams *p, const int64_t *orders, int64_t R,
+                        int64_t shape_checked, int64_t cap, int64_t *out_ids, double *out_corners,
+                        double *out_score, double *out_sup, double *out_inf)
+{
+    /* grown as needed, kept for the next call (per thread: ctypes releases the GIL) */
+    static __thread Ranked *ranked = NULL;
+    static __thread int64_t ranked_cap = 0;
+    static __thread double *work = NULL;
+    static __thread int64_t work_cap = 0;
+    const int64_t n2 = n * n, n3 = n2 * n;
+    if (R > ranked_cap) {
+        Ranked *grown = realloc(ranked, sizeof(Ranked) * (size_t)R);
+        if (!grown) return -1;
+        ranked = grown;
+        ranked_cap = R;
+    }
+    const int64_t need = n2 * 3 + n3 * 2 + (n3 + n2 + 7) / 8 + 1;  /* doubles; flags packed 8 a double */
+    if (need > work_cap) {
+        double *grown = realloc(work, sizeof(double) * (size_t)need);
+        if (!grown) return -1;
+        work = grown;
+        work_cap = need;
+    }
+    double *t_cross = work, *crossing = work + n2, *side_sup = work + 3 * n2, *side_inf = side_sup + n3;
+    unsigned char *meets = (unsigned char *)(side_inf + n3), *side_ok = meets + n2;
+
+    /* _crossings */
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double den = dirs[2 * i] * dirs[2 * j + 1] - dirs[2 * i + 1] * dirs[2 * j];
+            double dfx = points[2 * j] - points[2 * i], dfy = points[2 * j + 1] - points[2 * i + 1];
+            int m = fabs(den) >= p->sin_min_angle;
+            double t = (dfx * dirs[2 * j + 1] - dfy * dirs[2 * j]) / (m ? den : 1.0);
+            t = m ? t : 0.0;
+            meets[i * n + j] = (unsigned char)m;
+            t_cross[i * n + j] = t;
+            crossing[(i * n + j) * 2] = points[2 * i] + t * dirs[2 * i];
+            crossing[(i * n + j) * 2 + 1] = points[2 * i + 1] + t * dirs[2 * i + 1];
+        }
+    /* _side_tables: the side on line j between its crossings with i and k. rint is monotonic,
+     * so rint(min(a, b)) = min(rint(a), rint(b)): each crossing is rounded once, and the side
+     * (i, j, k) is the side (k, j, i). */
+    const double size = (double)(h < w ? h : w);
+    for (int64_t j = 0; j < n; j++) {
+        const double s = (double)start[j];
+        const double *cs_ = cum_support + j * (ns + 1), *ci = cum_inside + j * (ns + 1);
+        for (int64_t i = 0; i < n; i++) {
+            const double a = t_cross[j * n + i], ra = rint_even(a);
+            for (int64_t k = i; k < n; k++) {
+                const double b = t_cross[j * n + k], rb = k == i ? ra : rint_even(b);
+                double r0 = ra < rb ? ra : rb, r1 = ra < rb ? rb : ra;
+                if (isnan(a) || isnan(b)) { r0 = NAN; r1 = NAN; }
+                int64_t i0 = (int64_t)clamp_span(r0 - s, (double)ns), i1 = (int64_t)clamp_span(r1 + 1 - s, (double)ns);
+                double sp = cs_[i1] - cs_[i0], in = ci[i1] - ci[i0];
+                unsigned char ok = in >= 0.05 * size && (exempt[j] || sp >= p->min_side_cover * (in > 1.0 ? in : 1.0));
+                int64_t x = (i * n + j) * n + k, y = (k * n + j) * n + i;
+                side_sup[x] = side_sup[y] = sp;
+                side_inf[x] = side_inf[y] = in;
+                side_ok[x] = side_ok[y] = ok;
+            }
+        }
+    }
+    /* the orders whose consecutive lines meet and whose four sides have evidence, scored */
+    int64_t nr = 0;
+    for (int64_t r = 0; r < R; r++) {
+        const int64_t *l = orders + 4 * r;
+        if (!(meets[l[0] * n + l[1]] && meets[l[1] * n + l[2]] && meets[l[2] * n + l[3]] && meets[l[3] * n + l[0]]))
+            continue;
+        int64_t sides[4];
+        int ok = 1;
+        for (int q = 0; q < 4; q++) {
+            sides[q] = (l[(q + 3) % 4] * n + l[q]) * n + l[(q + 1) % 4];
+            ok &= side_ok[sides[q]];
+        }
+        if (!ok) continue;
+        /* _edge_score (sums over 4 in numpy's order) */
+        double ssum = 0., isum = 0., usum = 0.;
+        for (int q = 0; q < 4; q++) {
+            double sp = side_sup[sides[q]], in = side_inf[sides[q]];
+            ssum += sp;
+            usum += in - sp;
+            isum += in;
+        }
+        double sc = ssum - p->unsupported_penalty * usum;
+        if (p->ratio_power > 0) {
+            double share = ssum / (isum > 1.0 ? isum : 1.0);
+            if (sc > 0) sc = sc * pow(share, p->ratio_power);
+        }
+        ranked[nr].key = -sc;
+        ranked[nr].index = r;
+        nr++;
+    }
+    if (nr == 0) return 0;
+    /* geometry for the best-scored few hundred first: the winner is almost always among them */
+    int64_t first = shape_checked < nr ? shape_checked : nr;
+    select_first(ranked, nr, first);
+    sort_ranked(ranked, first);
+    int64_t K = 0;
+    for (int chunk = 0; chunk < 2 && K == 0; chunk++) {
+        int64_t lo = chunk == 0 ? 0 : first, hi = chunk == 0 ? first : nr;
+        if (lo >= hi) break;
+        if (hi - lo > cap) return -2 - (hi - lo);
+        if (chunk == 1) sort_ranked(ranked + lo, hi - lo);
+        for (int64_t q = lo; q < hi; q++) {
+            const int64_t *l = orders + 4 * ranked[q].index;
+            double corners[8];
+            for (int c = 0; c < 4; c++) {
+                int64_t a = l[c], b = l[(c + 1) % 4];
+                corners[2 * c] = crossing[(a * n + b) * 2];
+                corners[2 * c + 1] = crossing[(a * n + b) * 2 + 1];
+            }
+            if (!shape_ok(corners, (double)w, (double)h, p)) continue;
+            for (int c = 0; c < 4; c++) {
+                int64_t side = (l[(c + 3) % 4] * n + l[c]) * n + l[(c + 1) % 4];
+                out_ids[4 * K + c] = l[c];
+                out_sup[4 * K + c] = side_sup[side];
+                out_inf[4 * K + c] = side_inf[side];
+            }
+            memcpy(out_corners + 8 * K, corners, sizeof corners);
+            out_score[K] = -ranked[q].key;
+            K++;
+        }
+    }
+    return K;
 }
