@@ -244,22 +244,23 @@ def _fit_sides(prof, offs, prior, step, base, n, ok, n_ok, d, a, fitted):
 def _sides_native(lib, grey, a, b, d, length, centroid, offs, prior, step, xmax, ymax):
     """``_refine_sides_on_image``'s sample grid and fits in C (docscan/detect/native), around
     the same cv2.remap: the same answer."""
+    ptr = native.ptr
     f64 = [np.ascontiguousarray(x, np.float64) for x in (a, b, d, length, centroid, offs, prior)]
-    ca, cb, cd, clength, ccentroid, coffs, cprior = (x.ctypes.data for x in f64)
+    ca, cb, cd, clength, ccentroid, coffs, cprior = (ptr(x) for x in f64)
     n_off = len(offs)
     n, base = np.empty((4, 2)), np.empty((4, MAX_SAMPLES, 2))
     ok, n_ok, fitted = np.empty((4, MAX_SAMPLES), np.uint8), np.empty(4, np.int64), np.empty(4, np.uint8)
     mapx, mapy = np.empty((4 * MAX_SAMPLES, n_off), np.float32), np.empty((4 * MAX_SAMPLES, n_off), np.float32)
     lib.refine_sample_grid(ca, cb, cd, clength, ccentroid, coffs, n_off, MAX_SAMPLES, float(xmax), float(ymax),
-                           n.ctypes.data, base.ctypes.data, ok.ctypes.data, n_ok.ctypes.data, fitted.ctypes.data,
-                           mapx.ctypes.data, mapy.ctypes.data)
+                           ptr(n), ptr(base), ptr(ok), ptr(n_ok), ptr(fitted),
+                           ptr(mapx), ptr(mapy))
     if not fitted.any():
         return f64[2], f64[0], fitted.astype(bool)
     prof = cv2.remap(grey, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     dirs, points = np.empty((4, 2)), np.empty((4, 2))
-    rc = lib.refine_fit_sides(prof.ctypes.data, MAX_SAMPLES, n_off, coffs, cprior, float(step), base.ctypes.data,
-                              n.ctypes.data, ok.ctypes.data, n_ok.ctypes.data, cd, fitted.ctypes.data,
-                              dirs.ctypes.data, points.ctypes.data)
+    rc = lib.refine_fit_sides(ptr(prof), MAX_SAMPLES, n_off, coffs, cprior, float(step), ptr(base),
+                              ptr(n), ptr(ok), ptr(n_ok), cd, ptr(fitted),
+                              ptr(dirs), ptr(points))
     if rc < 0:
         raise RuntimeError(f"refine_fit_sides: {4 * MAX_SAMPLES}x{n_off} profiles exceed its buffers")
     if rc == 0:      # no side had enough consistent samples

@@ -67,6 +67,8 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
 def ptr(a) -> int:
     """The address of a C-contiguous numpy array's first element, for a ``void *`` argument
     (``a.ctypes.data`` costs three times as much: a dozen arrays a call add up)."""
+    if not a.flags.c_contiguous:
+        raise ValueError(f"native.ptr: a {a.shape} array that is not C-contiguous")
     try:
         return ctypes.addressof(ctypes.c_char.from_buffer(a))
     except (TypeError, ValueError):      # read-only or empty: the slower way
