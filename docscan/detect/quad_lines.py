@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from docscan.detect import native
 from docscan.detect.geometry import line_through_points
 from docscan.detect.quad_params import QuadParams
 
@@ -143,9 +144,12 @@ def _segments_to_lines(segs: np.ndarray, diag: float, max_lines: int, max_per_di
     """
     if segs is None or len(segs) == 0:
         return []
+    lib = native.library()
+    if lib is not None:
+        return _segments_to_lines_native(lib, segs, diag, max_lines, max_per_direction)
     segs = segs.reshape(-1, 4).astype(np.float64)
     length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
-    order = np.argsort(-length)
+    order = np.argsort(-length, kind="stable")
     segs, length = segs[order][length[order] > 0], length[order][length[order] > 0]
     starts, ends = segs[:, :2], segs[:, 2:]
     dirs = (ends - starts) / length[:, None]
@@ -191,12 +195,25 @@ def _segments_to_lines(segs: np.ndarray, diag: float, max_lines: int, max_per_di
             for ln in _best_supported(merged, max_lines, max_per_direction)]
 
 
+def _segments_to_lines_native(lib, segs: np.ndarray, diag: float, max_lines: int,
+                               max_per_direction: int) -> list[Line]:
+    """``_segments_to_lines`` in C (docscan/detect/native), the same lines."""
+    segs = np.ascontiguousarray(segs.reshape(-1, 4), np.int32)
+    out = np.empty((max(max_lines, 1), 5))
+    n = lib.segments_to_lines(native.ptr(segs), len(segs), math.cos(math.radians(SAME_LINE_DEG)),
+                              max(2.0, SAME_LINE_DIST * diag), math.cos(math.radians(15)), max_lines,
+                              max_per_direction, native.ptr(out))
+    if n < 0:
+        raise MemoryError("segments_to_lines: out of memory")
+    return [Line(row[:2].copy(), row[2:4].copy(), float(row[4])) for row in out[:n]]
+
+
 def _merge_coinciding(theta, mx, my, weight, cos_tol: float, dist_tol: float) -> list[list[float]]:
     """Clusters, best-supported first, as [dx, dy, cx, cy, support]; a cluster whose refit
     line coincides with an already-kept one adds its support to that one."""
     # Few clusters: plain floats beat numpy's per-call overhead here.
     merged: list[list[float]] = []
-    for c in np.argsort(-weight).tolist():
+    for c in np.argsort(-weight, kind="stable").tolist():
         dx, dy, cx, cy, wc = math.cos(theta[c]), math.sin(theta[c]), float(mx[c]), float(my[c]), float(weight[c])
         for ln in merged:
             if abs(dx * ln[0] + dy * ln[1]) > cos_tol and abs((cx - ln[2]) * -ln[1] + (cy - ln[3]) * ln[0]) < dist_tol:

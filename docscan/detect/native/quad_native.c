@@ -597,3 +597,160 @@ int64_t quad_candidates(int64_t n, const double *points, const double *dirs, con
     }
     return K;
 }
+
+/* ---- quad_lines._segments_to_lines, _merge_coinciding, _best_supported ---- */
+
+typedef struct {
+    double key;      /* -length or -weight */
+    int64_t index;
+} ByKey;
+
+static void stable_sort_bykey(ByKey *v, int64_t n, ByKey *tmp)
+{
+    /* merge sort on (key, index): a strict order, so any correct sort is the stable one */
+    if (n < 2) return;
+    int64_t h = n / 2;
+    stable_sort_bykey(v, h, tmp);
+    stable_sort_bykey(v + h, n - h, tmp);
+    int64_t i = 0, j = h, k = 0;
+    while (i < h && j < n) {
+        int take_left = v[i].key < v[j].key || (v[i].key == v[j].key && v[i].index < v[j].index);
+        tmp[k++] = take_left ? v[i++] : v[j++];
+    }
+    while (i < h) tmp[k++] = v[i++];
+    while (j < n) tmp[k++] = v[j++];
+    memcpy(v, tmp, sizeof(ByKey) * (size_t)n);
+}
+
+/* Hough segments (N, 4) int32 x0 y0 x1 y1 -> at most max_lines lines as rows of out (max_lines,
+ * 5): dx, dy, cx, cy, support. cos_tol, dist_tol: when two lines coincide; cos15: the
+ * "same direction" of _best_supported. Returns the number of lines, -1 when out of memory. */
+int64_t segments_to_lines(const int32_t *segs_in, int64_t N, double cos_tol, double dist_tol, double cos15,
+                          int64_t max_lines, int64_t max_per_direction, double *out)
+{
+    if (N <= 0) return 0;
+    const size_t nn = (size_t)N;
+    double *seg = malloc(sizeof(double) * nn * 4), *len = malloc(sizeof(double) * nn);
+    double *dir = malloc(sizeof(double) * nn * 2), *mid = malloc(sizeof(double) * nn * 2);
+    double *nrm = malloc(sizeof(double) * nn * 2);
+    ByKey *by = malloc(sizeof(ByKey) * nn), *tmp = malloc(sizeof(ByKey) * nn);
+    int64_t *label = malloc(sizeof(int64_t) * nn);
+    double *acc = malloc(sizeof(double) * nn * 9);   /* per cluster: weight, mx, my, sxx, syy, sxy, theta */
+    double *merged = malloc(sizeof(double) * nn * 5);
+    int64_t *kept_idx = malloc(sizeof(int64_t) * nn);
+    int64_t result = -1;
+    if (!seg || !len || !dir || !mid || !nrm || !by || !tmp || !label || !acc || !merged || !kept_idx) goto done;
+
+    /* longest first (stable), zero-length segments dropped */
+    for (int64_t i = 0; i < N; i++) {
+        double dx = (double)segs_in[4 * i + 2] - (double)segs_in[4 * i];
+        double dy = (double)segs_in[4 * i + 3] - (double)segs_in[4 * i + 1];
+        by[i].key = -hypot(dx, dy);
+        by[i].index = i;
+    }
+    stable_sort_bykey(by, N, tmp);
+    int64_t n = 0;
+    for (int64_t r = 0; r < N; r++) {
+        int64_t i = by[r].index;
+        double L = -by[r].key;
+        if (!(L > 0)) continue;
+        for (int c = 0; c < 4; c++) seg[4 * n + c] = (double)segs_in[4 * i + c];
+        len[n] = L;
+        double dx = (seg[4 * n + 2] - seg[4 * n]) / L, dy = (seg[4 * n + 3] - seg[4 * n + 1]) / L;
+        dir[2 * n] = dx;
+        dir[2 * n + 1] = dy;
+        mid[2 * n] = (seg[4 * n] + seg[4 * n + 2]) / 2;
+        mid[2 * n + 1] = (seg[4 * n + 1] + seg[4 * n + 3]) / 2;
+        nrm[2 * n] = -dy;
+        nrm[2 * n + 1] = dx;
+        n++;
+    }
+    if (n == 0) { result = 0; goto done; }
+    /* greedy clustering: each segment joins the first seed (a longer segment) whose line it fits */
+    for (int64_t i = 0; i < n; i++) label[i] = -1;
+    int64_t k = 0;
+    for (int64_t s = 0; s < n; s++) {
+        if (label[s] >= 0) continue;
+        label[s] = k;
+        const double nx = nrm[2 * s], ny = nrm[2 * s + 1], mx = mid[2 * s], my = mid[2 * s + 1];
+        for (int64_t i = s + 1; i < n; i++) {
+            if (label[i] >= 0) continue;
+            /* dirs @ dirs.T as a two-term dot product (see the module doc on FMA) */
+            double dot = dir[2 * i] * dir[2 * s] + dir[2 * i + 1] * dir[2 * s + 1];
+            if (!(fabs(dot) >= cos_tol)) continue;
+            if (!(fabs((seg[4 * i] - mx) * nx + (seg[4 * i + 1] - my) * ny) < dist_tol)) continue;
+            if (!(fabs((seg[4 * i + 2] - mx) * nx + (seg[4 * i + 3] - my) * ny) < dist_tol)) continue;
+            label[i] = k;
+        }
+        k++;
+    }
+    /* per cluster, the TLS line of its segments seen as uniform mass along their length
+     * (np.bincount: sums in segment order) */
+    double *weight = acc, *cmx = acc + nn, *cmy = acc + 2 * nn, *sxx = acc + 3 * nn, *syy = acc + 4 * nn;
+    double *sxy = acc + 5 * nn, *theta = acc + 6 * nn;
+    for (int64_t c = 0; c < k; c++) weight[c] = cmx[c] = cmy[c] = sxx[c] = syy[c] = sxy[c] = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        weight[label[i]] += len[i];
+        cmx[label[i]] += len[i] * mid[2 * i];
+        cmy[label[i]] += len[i] * mid[2 * i + 1];
+    }
+    for (int64_t c = 0; c < k; c++) {
+        cmx[c] = cmx[c] / weight[c];
+        cmy[c] = cmy[c] / weight[c];
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = label[i];
+        double qx = mid[2 * i] - cmx[c], qy = mid[2 * i + 1] - cmy[c], v = len[i] * len[i] / 12;
+        double dx = dir[2 * i], dy = dir[2 * i + 1];
+        sxx[c] += len[i] * (qx * qx + v * (dx * dx));
+        syy[c] += len[i] * (qy * qy + v * (dy * dy));
+        sxy[c] += len[i] * (qx * qy + v * dx * dy);
+    }
+    for (int64_t c = 0; c < k; c++) theta[c] = 0.5 * atan2(2 * sxy[c], sxx[c] - syy[c]);
+    /* _merge_coinciding: best-supported first; a cluster on a kept line adds its support */
+    for (int64_t c = 0; c < k; c++) {
+        by[c].key = -weight[c];
+        by[c].index = c;
+    }
+    stable_sort_bykey(by, k, tmp);
+    int64_t nm = 0;
+    for (int64_t r = 0; r < k; r++) {
+        int64_t c = by[r].index;
+        double dx = cos(theta[c]), dy = sin(theta[c]), cx = cmx[c], cy = cmy[c], wc = weight[c];
+        int merged_into = 0;
+        for (int64_t m = 0; m < nm; m++) {
+            double *ln = merged + 5 * m;
+            if (fabs(dx * ln[0] + dy * ln[1]) > cos_tol && fabs((cx - ln[2]) * -ln[1] + (cy - ln[3]) * ln[0]) < dist_tol) {
+                ln[4] += wc;
+                merged_into = 1;
+                break;
+            }
+        }
+        if (!merged_into) {
+            double *ln = merged + 5 * nm++;
+            ln[0] = dx; ln[1] = dy; ln[2] = cx; ln[3] = cy; ln[4] = wc;
+        }
+    }
+    /* _best_supported: by support (a stable sort), at most max_per_direction alike */
+    for (int64_t m = 0; m < nm; m++) {
+        by[m].key = -merged[5 * m + 4];
+        by[m].index = m;
+    }
+    stable_sort_bykey(by, nm, tmp);
+    int64_t nk = 0;
+    for (int64_t r = 0; r < nm && nk < max_lines; r++) {
+        const double *ln = merged + 5 * by[r].index;
+        int64_t alike = 0;
+        for (int64_t q = 0; q < nk; q++) {
+            const double *kq = merged + 5 * kept_idx[q];
+            if (fabs(ln[0] * kq[0] + ln[1] * kq[1]) > cos15) alike++;
+        }
+        if (alike < max_per_direction) kept_idx[nk++] = by[r].index;
+    }
+    for (int64_t q = 0; q < nk; q++) memcpy(out + 5 * q, merged + 5 * kept_idx[q], sizeof(double) * 5);
+    result = nk;
+done:
+    free(seg); free(len); free(dir); free(mid); free(nrm); free(by); free(tmp); free(label); free(acc);
+    free(merged); free(kept_idx);
+    return result;
+}
