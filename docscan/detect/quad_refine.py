@@ -22,6 +22,7 @@ _NEXT, _PREV = np.array([1, 2, 3, 0]), np.array([3, 0, 1, 2])
 _PERP = np.array([-1.0, 1.0])                  # (dx, dy)[::-1] * _PERP = (-dy, dx)
 _SAMPLE_INDEX = np.arange(MAX_SAMPLES)
 _SIDE_ROWS, _SAMPLE_COLS = np.arange(4)[:, None], _SAMPLE_INDEX[None, :]
+_COS_5 = float(np.cos(np.deg2rad(5.0)))   # a refit turning more than 5 degrees is not taken
 MAX_MOVE = 0.03        # a refit corner moving more than this share of the map's diagonal is dropped
 
 
@@ -52,6 +53,9 @@ def _refit_sides(p: np.ndarray, starts: np.ndarray, ends: np.ndarray, band: floa
     """
     h, w = p.shape
     n_t, offs = EDGE_MAP_SAMPLES, np.arange(-band, band + 0.25, 0.5)
+    lib = native.library()
+    if lib is not None:
+        return _refit_sides_native(lib, p, starts, ends, offs, lo)
     diff = ends - starts
     length = np.sqrt((diff * diff).sum(axis=1))
     d = diff / np.maximum(length, 1e-9)[:, None]
@@ -76,6 +80,24 @@ def _refit_sides(p: np.ndarray, starts: np.ndarray, ends: np.ndarray, band: floa
     dn, c = _tls_lines(q, np.where(good, mass, 0.0))
     fitted &= np.abs((dn * d).sum(axis=1)) >= np.cos(np.deg2rad(5.0))
     return dn, c, fitted
+
+
+def _refit_sides_native(lib, p: np.ndarray, starts, ends, offs, lo: float):
+    """``_refit_sides`` in C (docscan/detect/native), around the same cv2.remap."""
+    ptr = native.ptr
+    h, w = p.shape
+    n_t, n_off = EDGE_MAP_SAMPLES, len(offs)
+    starts, ends, offs = (np.ascontiguousarray(x, np.float64) for x in (starts, ends, offs))
+    mapx, mapy = np.empty((4 * n_t, n_off), np.float32), np.empty((4 * n_t, n_off), np.float32)
+    base, n, d, length = np.empty((4, n_t, 2)), np.empty((4, 2)), np.empty((4, 2)), np.empty(4)
+    lib.edge_refit_grid(ptr(starts), ptr(ends), ptr(offs), n_off, n_t, ptr(mapx), ptr(mapy), ptr(base), ptr(n),
+                        ptr(d), ptr(length))
+    vals = cv2.remap(p, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    vals = np.ascontiguousarray(vals, np.float32)
+    dirs, points, fitted = np.empty((4, 2)), np.empty((4, 2)), np.empty(4, np.uint8)
+    lib.edge_refit_fit(ptr(vals), ptr(mapx), ptr(mapy), h, w, float(lo), ptr(offs), n_off, n_t, ptr(base), ptr(n),
+                       ptr(d), ptr(length), _COS_5, ptr(dirs), ptr(points), ptr(fitted))
+    return dirs, points, fitted.astype(bool)
 
 
 class RefineScratch:

@@ -44,6 +44,8 @@ _SIGNATURES = {
     "refine_fit_sides": (ctypes.c_int, [_p, _i64, _i64, _p, _p, _d, _p, _p, _p, _p, _p, _p, _p, _p]),
     "refine_sample_grid": (None, [_p, _p, _p, _p, _p, _p, _i64, _i64, _d, _d, _p, _p, _p, _p, _p, _p, _p]),
     "segments_to_lines": (_i64, [_p, _i64, _d, _d, _d, _i64, _i64, _p]),
+    "edge_refit_grid": (None, [_p, _p, _p, _i64, _i64, _p, _p, _p, _p, _p, _p]),
+    "edge_refit_fit": (None, [_p, _p, _p, _i64, _i64, _d, _p, _i64, _i64, _p, _p, _p, _p, _d, _p, _p, _p]),
     "line_table": (None, [_i64, _p, _p, _p, _p, _p, _i64, _i64, _d, _d, _i64, _p, _p, _p, _p]),
     "quad_candidates": (_i64, [_i64, _p, _p, _p, _p, _p, _p, _i64, _i64, _i64, _p, _p, _i64, _i64, _i64,
                                _p, _p, _p, _p, _p]),

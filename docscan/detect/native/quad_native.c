@@ -754,3 +754,77 @@ done:
     free(merged); free(kept_idx);
     return result;
 }
+
+/* ---- quad_refine._refit_sides: each side refitted to the edge map's mass around it ---- */
+
+/* Before its remap: side k from starts[k] to ends[k], n_t cross-sections between 10% and
+ * 90% of it, offs (O,) across. Out: mapx, mapy (4 * n_t, O) float32; base (4, n_t, 2); nrm,
+ * d (4, 2); length (4,). */
+void edge_refit_grid(const double *starts, const double *ends, const double *offs, int64_t O, int64_t n_t,
+                     float *mapx, float *mapy, double *base, double *nrm, double *d, double *length)
+{
+    for (int k = 0; k < 4; k++) {
+        double dx = ends[2 * k] - starts[2 * k], dy = ends[2 * k + 1] - starts[2 * k + 1];
+        double L = sqrt(dx * dx + dy * dy);
+        double Ls = L > 1e-9 ? L : 1e-9;
+        dx = dx / Ls;
+        dy = dy / Ls;
+        length[k] = L;
+        d[2 * k] = dx;
+        d[2 * k + 1] = dy;
+        nrm[2 * k] = -dy;
+        nrm[2 * k + 1] = dx;
+        double lo = 0.1 * L, hi = 0.9 * L, dt = (hi - lo) / (double)(n_t - 1);
+        for (int64_t i = 0; i < n_t; i++) {
+            double t = i == n_t - 1 ? hi : (double)i * dt + lo;
+            double bx = starts[2 * k] + t * dx, by = starts[2 * k + 1] + t * dy;
+            base[(k * n_t + i) * 2] = bx;
+            base[(k * n_t + i) * 2 + 1] = by;
+            for (int64_t j = 0; j < O; j++) {
+                mapx[(k * n_t + i) * O + j] = (float)(bx + offs[j] * -dy);
+                mapy[(k * n_t + i) * O + j] = (float)(by + offs[j] * dx);
+            }
+        }
+    }
+}
+
+/* After it: vals (4 * n_t, O) float32, the edge map there (0 outside). Per cross-section the
+ * mass above lo and its centre across the side; a weighted TLS line through the centres.
+ * Out: dirs, points (4, 2); fitted (4,): enough mass and turned less than acos(cos_max_turn). */
+void edge_refit_fit(const float *vals, const float *mapx, const float *mapy, int64_t h, int64_t w, double lo,
+                    const double *offs, int64_t O, int64_t n_t, const double *base, const double *nrm,
+                    const double *d, const double *length, double cos_max_turn, double *dirs, double *points,
+                    unsigned char *fitted)
+{
+    float v[MAX_O];
+    double q[MAX_S * 2], wts[MAX_S];
+    const float flo = (float)lo, fw = (float)(w - 1), fh = (float)(h - 1);
+    for (int k = 0; k < 4; k++) {
+        int64_t n_good = 0;
+        for (int64_t i = 0; i < n_t; i++) {
+            const int64_t row = (k * n_t + i) * O;
+            for (int64_t j = 0; j < O; j++) {
+                float x = mapx[row + j], y = mapy[row + j];
+                float val = (x >= 0.f && x <= fw && y >= 0.f && y <= fh) ? vals[row + j] : 0.f;
+                float e = val - flo;
+                v[j] = e > 0.f ? e : (isnan(e) ? e : 0.f);
+            }
+            float mass = pairwise_sum_f(v, O);
+            int good = mass > 1e-3f;
+            n_good += good;
+            double dot = 0.;
+            for (int64_t j = 0; j < O; j++) dot += (double)v[j] * offs[j];
+            double centre = dot / (double)(good ? mass : 1.0f);
+            q[2 * i] = base[(k * n_t + i) * 2] + centre * nrm[2 * k];
+            q[2 * i + 1] = base[(k * n_t + i) * 2 + 1] + centre * nrm[2 * k + 1];
+            wts[i] = good ? (double)mass : 0.0;
+        }
+        double dd[2], cc[2];
+        tls_line(q, wts, n_t, dd, cc);
+        dirs[2 * k] = dd[0];
+        dirs[2 * k + 1] = dd[1];
+        points[2 * k] = cc[0];
+        points[2 * k + 1] = cc[1];
+        fitted[k] = length[k] >= 4 && n_good >= 6 && fabs(dd[0] * d[2 * k] + dd[1] * d[2 * k + 1]) >= cos_max_turn;
+    }
+}
