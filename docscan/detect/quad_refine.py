@@ -106,18 +106,53 @@ class RefineScratch:
 
     def __init__(self, max_pixels: int):
         self.max_pixels = int(max_pixels)
-        self._grey = np.empty(self.max_pixels, np.float32)
-        self._blur = np.empty(self.max_pixels, np.float32)
+        # zeros, not garbage: padded sample rows may read outside the blurred bands, and
+        # their values (weighted 0) must at least be finite
+        self._grey = np.zeros(self.max_pixels, np.float32)
+        self._blur = np.zeros(self.max_pixels, np.float32)
+        self._part = np.zeros(self.max_pixels, np.float32)
 
-    def blurred(self, crop: np.ndarray, sigma: float) -> np.ndarray:
+    def blurred(self, crop: np.ndarray, sigma: float, bands=None) -> np.ndarray:
         """Float32 Gaussian blur of a grey uint8 crop, the same values as
-        ``cv2.GaussianBlur(crop.astype(np.float32), (0, 0), sigma)``."""
+        ``cv2.GaussianBlur(crop.astype(np.float32), (0, 0), sigma)``: everywhere, or with
+        ``bands`` ((x0, y0, x1, y1) boxes in crop pixels) inside those boxes only (each is
+        blurred with the kernel's reach around it, and only the box is kept; the rest of
+        the array holds whatever an earlier call left)."""
         h, w = crop.shape
         if h * w > self.max_pixels:
             raise ValueError(f"crop {w}x{h} is larger than the scratch ({self.max_pixels} pixels)")
         grey = self._grey[:h * w].reshape(h, w)
-        np.copyto(grey, crop, casting="unsafe")
-        return cv2.GaussianBlur(grey, (0, 0), sigma, dst=self._blur[:h * w].reshape(h, w))
+        blur = self._blur[:h * w].reshape(h, w)
+        if bands is None:
+            np.copyto(grey, crop, casting="unsafe")
+            return cv2.GaussianBlur(grey, (0, 0), sigma, dst=blur)
+        reach = int(math.ceil(4 * sigma)) + 1     # OpenCV's float kernel: 4 sigma each side
+        for bx0, by0, bx1, by1 in bands:
+            ex0, ey0, ex1, ey1 = max(bx0 - reach, 0), max(by0 - reach, 0), min(bx1 + reach, w), min(by1 + reach, h)
+            src = grey[ey0:ey1, ex0:ex1]
+            np.copyto(src, crop[ey0:ey1, ex0:ex1], casting="unsafe")
+            part = self._part[:src.size].reshape(src.shape)
+            cv2.GaussianBlur(src, (0, 0), sigma, dst=part)
+            blur[by0:by1, bx0:bx1] = part[by0 - ey0:by1 - ey0, bx0 - ex0:bx1 - ex0]
+        return blur
+
+
+def _side_bands(local: np.ndarray, r: float, hw: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Per side of the quad ``local`` (crop pixels), the box holding every pixel one
+    refinement pass reads for it: the middle 80% of the side, r across, one more pixel for
+    bilinear sampling (clipped to the crop)."""
+    h, w = hw
+    a, b = local, local[_NEXT]
+    boxes = []
+    for k in range(4):
+        d = b[k] - a[k]
+        n = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-9) * r
+        p0, p1 = a[k] + 0.1 * d, a[k] + 0.9 * d
+        pts = np.array([p0 + n, p0 - n, p1 + n, p1 - n])
+        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+        boxes.append((min(max(math.floor(x0) - 2, 0), w), min(max(math.floor(y0) - 2, 0), h),
+                      min(max(math.ceil(x1) + 3, 0), w), min(max(math.ceil(y1) + 3, 0), h)))
+    return boxes
 
 
 def refine_corners(image_full: np.ndarray, corners_full, search: float | None = None,
@@ -138,12 +173,14 @@ def refine_corners(image_full: np.ndarray, corners_full, search: float | None = 
     pts = np.asarray(corners_full, dtype=np.float64).reshape(4, 2)
     x0, y0, x1, y1 = refine_window((h, w), pts, search)
     crop = img[y0:y1, x0:x1]
+    origin = np.array([x0, y0], np.float64)
     if scratch is not None and crop.ndim == 2:
-        grey = scratch.blurred(crop, max(0.8, r / 8.0))
+        # one pass reads bands along the sides only (about a third of the page's window)
+        bands = _side_bands(pts - origin, r, crop.shape) if passes <= 1 else None
+        grey = scratch.blurred(crop, max(0.8, r / 8.0), bands)
     else:
         grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
         grey = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), max(0.8, r / 8.0))
-    origin = np.array([x0, y0], np.float64)
     local = pts - origin
     for _ in range(max(1, passes)):
         local = _refine_pass(grey, local, r, (w - x0, h - y0))

@@ -3,7 +3,7 @@
 numpy's per-call overhead, not its arithmetic, is most of what post-processing a preview
 frame costs: the refinement's side fits are some sixty numpy calls on arrays of a few
 hundred numbers. The C functions do the same steps in the same precision, so both paths
-give the same corners (``tests/test_quad_native.py`` compares them).
+give the same corners (``tests/test_fast_paths.py`` compares them).
 
 The library is compiled on first use with the C compiler found on PATH (``cc`` or ``gcc``)
 into docscan's cache, named by a hash of the source, flags and machine, so an edited source
