@@ -142,16 +142,17 @@ def _side_bands(local: np.ndarray, r: float, hw: tuple[int, int]) -> list[tuple[
     refinement pass reads for it: the middle 80% of the side, r across, one more pixel for
     bilinear sampling (clipped to the crop)."""
     h, w = hw
-    a, b = local, local[_NEXT]
+    pts = local.tolist()        # (plain floats: a few dozen numpy calls cost more than this)
     boxes = []
     for k in range(4):
-        d = b[k] - a[k]
-        n = np.array([-d[1], d[0]]) / max(float(np.hypot(*d)), 1e-9) * r
-        p0, p1 = a[k] + 0.1 * d, a[k] + 0.9 * d
-        pts = np.array([p0 + n, p0 - n, p1 + n, p1 - n])
-        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
-        boxes.append((min(max(math.floor(x0) - 2, 0), w), min(max(math.floor(y0) - 2, 0), h),
-                      min(max(math.ceil(x1) + 3, 0), w), min(max(math.ceil(y1) + 3, 0), h)))
+        (ax, ay), (bx, by) = pts[k], pts[(k + 1) % 4]
+        dx, dy = bx - ax, by - ay
+        scale = r / max(math.hypot(dx, dy), 1e-9)
+        nx, ny = -dy * scale, dx * scale
+        xs = [ax + f * dx + s * nx for f in (0.1, 0.9) for s in (1, -1)]
+        ys = [ay + f * dy + s * ny for f in (0.1, 0.9) for s in (1, -1)]
+        boxes.append((min(max(math.floor(min(xs)) - 2, 0), w), min(max(math.floor(min(ys)) - 2, 0), h),
+                      min(max(math.ceil(max(xs)) + 3, 0), w), min(max(math.ceil(max(ys)) + 3, 0), h)))
     return boxes
 
 
