@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages docscan uses beyond Python: qemu-user-static and mmdebstrap
 # build and run the emulated ARM devices, adb talks to phones, valgrind counts instructions,
-# llvm-16 (llvm-mc, llvm-mca) estimates cycles on named ARM cores.
+# llvm-16 (llvm-mc, llvm-mca) estimates cycles on named ARM cores, the ARM cross compilers
+# build docscan's C code for the emulated devices.
 set -euo pipefail
 need=()
 command -v qemu-arm-static >/dev/null || need+=(qemu-user-static)
@@ -14,6 +15,9 @@ command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 command -v gcc >/dev/null || need+=(gcc)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 pkg-config --exists glib-2.0 2>/dev/null || need+=(libglib2.0-dev)
+# docscan.bench.pipeline_stages: the quad finder's C code built for the emulated devices.
+command -v arm-linux-gnueabihf-gcc >/dev/null || need+=(gcc-arm-linux-gnueabihf)
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 # docscan.bench.estimate (modelled cores, core:CORE/ISA): LLVM 16's llvm-mc and llvm-mca.
 command -v llvm-mca-16 >/dev/null || need+=(llvm-16)
 [ ${#need[@]} -eq 0 ] && exit 0

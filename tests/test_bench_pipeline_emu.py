@@ -61,6 +61,18 @@ def test_pipeline_stages_counted_deterministically_and_model_matches_count_emula
     assert {s: again.stages[s] for s in ALL_STAGES} == {s: first.stages[s] for s in ALL_STAGES}
     assert again.per_frame("other") == pytest.approx(first.per_frame("other"), rel=1e-3)
     assert again.corners == first.corners
+    # The quad finder's C path, built by Debian's cross GCC where installed (make
+    # system-deps), gives the numpy path's corners on ARM too, in fewer instructions.
+    from docscan.bench.rootfs import get_isa
+    path = [c for c in first.compat if c.startswith("quad finder arithmetic:")]
+    if shutil.which(f"{get_isa(isa).triplet}-gcc") is None:
+        assert path == ["quad finder arithmetic: numpy (DOCSCAN_NATIVE=0)"]
+        return
+    assert path and path[0].startswith(f"quad finder arithmetic: native (quad_native-{get_isa(isa).machine}-"), path
+    plain = ps.count_pipeline(small_photo, isa, frames=1, compare_model=False, source=source, native=False)
+    assert [c for c in plain.compat if c.startswith("quad finder")] == ["quad finder arithmetic: numpy (DOCSCAN_NATIVE=0)"]
+    np.testing.assert_allclose(plain.corners, first.corners, atol=2e-3)
+    assert first.per_frame("quad finder") < 0.8 * plain.per_frame("quad finder")
 
 
 def test_approx_poly_n_polyfill_matches_opencv_within_a_pixel():

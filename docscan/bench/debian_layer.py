@@ -186,7 +186,8 @@ def guest_env(root: Path, layer: Path, isa: Isa) -> dict:
             # OpenCV's own thread pool would make the guest multi-threaded (and counts racy).
             "OPENCV_FOR_THREADS_NUM": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
             # The root filesystems have no C compiler, and the host's (reachable through
-            # qemu's path fallback) builds for the host: the quad finder's numpy path, stated.
+            # qemu's path fallback) builds for the host: the quad finder's numpy path, unless
+            # a cross-compiled build is handed in (pipeline_stages._native_env).
             "DOCSCAN_NATIVE": "0",
             "PYTHONPATH": str(python_site(layer)),
             "LD_LIBRARY_PATH": ":".join(str(d) for d in library_dirs(root, layer, isa))}

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from docscan.errors import DocscanError
-from docscan.paths import REPO
+from docscan.paths import REPO, cache_dir
 from docscan.progress import Progress, silent
 
 GUEST = Path(__file__).with_name("pipeline_guest.py")
@@ -110,7 +111,7 @@ def snapshot_source(dest) -> Path:
     report) use it while the checkout may change under them."""
     dest = Path(dest)
     package = REPO / "docscan"
-    for src in package.rglob("*.py"):
+    for src in (*package.rglob("*.py"), *package.rglob("*.c")):     # (.c: the quad finder's C source)
         if "__pycache__" not in src.parts:
             target = dest / "docscan" / src.relative_to(package)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -120,14 +121,15 @@ def snapshot_source(dest) -> Path:
 
 def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera", frames: int = 2,
                    frame_size: tuple[int, int] = (1280, 720), compare_model: bool = True, source=None,
-                   progress: Progress = silent) -> PipelineCount:
+                   native: bool = True, progress: Progress = silent) -> PipelineCount:
     """Instructions per stage of docscan's detect pipeline on ``photo`` in emulated ``isa_name``.
 
     ``pipeline``: "camera" runs ``Detector.detect_camera_file(photo, scan=True)``; "preview"
     resizes the photo to ``frame_size`` (W, H) and runs ``FrameDetector.detect`` on it.
     ``compare_model``: also count the bare model with ``count_emulated`` (two more guest runs).
     ``source``: the folder holding the ``docscan`` package the guest imports (default: this
-    checkout; ``snapshot_source`` makes a fixed copy).
+    checkout; ``snapshot_source`` makes a fixed copy). ``native``: the quad finder's C path
+    where a cross compiler builds it (False: its numpy path); ``compat`` says which ran.
     """
     from docscan.bench.estimate.trace import MARK_FD, _source_hash, run_traced
     from docscan.bench.opencv_layer import ensure_opencv_layer, guest_env
@@ -148,7 +150,8 @@ def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera"
     repo = Path(source).resolve() if source is not None else REPO
     spec = {"repo": str(repo), "model": str(model), "pipeline": pipeline, "photo": str(photo),
             "frame_size": list(frame_size), "frames": frames, "mark_fd": MARK_FD}
-    proc = run_traced(isa, root, GUEST, spec, guest_env(root, layer, isa), progress=progress,
+    env = {**guest_env(root, layer, isa), **(_native_env(isa, progress) if native else {})}
+    proc = run_traced(isa, root, GUEST, spec, env, progress=progress,
                       what=f"emu:{isa.name}: {pipeline} pipeline on {photo.name}, {frames} frame(s) + warm-up, counting")
     result = proc.report(BEGIN, END, f"emu:{isa.name}: the pipeline under qemu failed")
     blocks, segments = proc.blocks, proc.segments
@@ -177,6 +180,25 @@ def count_pipeline(photo, isa_name: str, *, model=None, pipeline: str = "camera"
         progress(f"emu:{isa.name}: the bare model (count_emulated)")
         count.model_count = count_emulated(model, isa.name, progress=progress).per_inference
     return count
+
+
+def _native_env(isa, progress: Progress) -> dict:
+    """The guest's quad finder in C, as on the host, where Debian's cross GCC for the ISA
+    (``gcc-arm-linux-gnueabihf``, ``gcc-aarch64-linux-gnu``) builds it into docscan's cache
+    (the guest reads host paths its root filesystem lacks); else its numpy path, which
+    ``guest_env`` states."""
+    from docscan.detect import native
+
+    compiler = shutil.which(f"{isa.triplet}-gcc")
+    if compiler is None:
+        progress(f"emu:{isa.name}: no {isa.triplet}-gcc; the quad finder runs its numpy path")
+        return {}
+    try:
+        native.build(isa.machine, compiler)
+    except (OSError, subprocess.SubprocessError, RuntimeError) as e:
+        progress(f"emu:{isa.name}: the quad finder runs its numpy path ({str(e).splitlines()[0]})")
+        return {}
+    return {"DOCSCAN_NATIVE": "1", "DOCSCAN_CACHE": str(cache_dir())}
 
 
 @dataclass

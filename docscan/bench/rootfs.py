@@ -46,13 +46,14 @@ class Isa:
     binfmt: str          # binfmt_misc entry name
     triplet: str         # Debian multiarch library directory
     wheel_platform: str  # exact manylinux tag of the tflite-runtime wheel
+    machine: str         # what platform.machine() says in the guest
 
 
 ISAS = {
     "armv7": Isa("armv7", "armhf", "qemu-arm-static", "qemu-arm", "arm-linux-gnueabihf",
-                 "manylinux_2_34_armv7l"),
+                 "manylinux_2_34_armv7l", "armv7l"),
     "aarch64": Isa("aarch64", "arm64", "qemu-aarch64-static", "qemu-aarch64", "aarch64-linux-gnu",
-                   "manylinux_2_34_aarch64"),
+                   "manylinux_2_34_aarch64", "aarch64"),
 }
 
 

@@ -7,7 +7,8 @@ give the same corners (``tests/test_fast_paths.py`` compares them).
 
 The library is compiled on first use with the C compiler found on PATH (``cc`` or ``gcc``)
 into docscan's cache, named by a hash of the source, flags and machine, so an edited source
-or another CPU architecture gets its own build. Where there is no compiler, the build
+or another CPU architecture gets its own build (``build`` also cross-compiles: the emulated
+ARM devices load one built by Debian's cross GCC, ``bench.pipeline_stages``). Where there is no compiler, the build
 fails, or ``DOCSCAN_NATIVE=0`` is set, ``library()`` is None and callers keep the numpy
 path; ``status()`` says which path runs, for benchmark reports.
 """
@@ -57,7 +58,7 @@ def _load() -> tuple[ctypes.CDLL | None, str]:
     if os.environ.get("DOCSCAN_NATIVE", "1") == "0":
         return None, "numpy (DOCSCAN_NATIVE=0)"
     try:
-        lib_path = _build()
+        lib_path = build()
         lib = ctypes.CDLL(str(lib_path))
     except (OSError, subprocess.SubprocessError, RuntimeError) as e:
         return None, f"numpy (native build unavailable: {str(e).splitlines()[0] if str(e) else type(e).__name__})"
@@ -88,16 +89,21 @@ def status() -> str:
     return _load()[1]
 
 
-def _build() -> Path:
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        raise RuntimeError("no C compiler (cc or gcc) on PATH")
+def build(machine: str | None = None, compiler: str | None = None) -> Path:
+    """The library for ``machine`` (``platform.machine()`` names; default this one) from
+    docscan's cache, compiled there first with ``compiler`` (default: ``cc`` or ``gcc`` on
+    PATH; a cross compiler for another machine) when it is not there yet. RuntimeError when
+    there is no compiler or the build fails."""
+    machine = machine or platform.machine()
     source = SOURCE.read_bytes()
-    key = hashlib.sha256(source + " ".join(CFLAGS).encode() + platform.machine().encode()).hexdigest()[:16]
+    key = hashlib.sha256(source + " ".join(CFLAGS).encode() + machine.encode()).hexdigest()[:16]
     out_dir = cache_dir("native")
-    lib = out_dir / f"quad_native-{platform.machine()}-{key}.so"
+    lib = out_dir / f"quad_native-{machine}-{key}.so"
     if lib.is_file():
         return lib
+    compiler = compiler or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise RuntimeError("no C compiler (cc or gcc) on PATH")
     out_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=out_dir)
     os.close(fd)
@@ -110,4 +116,7 @@ def _build() -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    for old in out_dir.glob(f"quad_native-{machine}-*.so"):   # builds of earlier sources
+        if old != lib:
+            old.unlink(missing_ok=True)
     return lib
