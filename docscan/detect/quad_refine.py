@@ -106,35 +106,42 @@ class RefineScratch:
 
     def __init__(self, max_pixels: int):
         self.max_pixels = int(max_pixels)
-        # zeros, not garbage: padded sample rows may read outside the blurred bands, and
-        # their values (weighted 0) must at least be finite
+        # zeros (pages the OS zeroes when first touched: a per-call scratch costs the bands
+        # it blurs), never garbage: nothing outside the bands is read, but NaN would spread
         self._grey = np.zeros(self.max_pixels, np.float32)
         self._blur = np.zeros(self.max_pixels, np.float32)
         self._part = np.zeros(self.max_pixels, np.float32)
 
     def blurred(self, crop: np.ndarray, sigma: float, bands=None) -> np.ndarray:
-        """Float32 Gaussian blur of a grey uint8 crop, the same values as
-        ``cv2.GaussianBlur(crop.astype(np.float32), (0, 0), sigma)``: everywhere, or with
+        """Float32 Gaussian blur of a uint8 crop's grey (RGB or grey), the same values as
+        ``cv2.GaussianBlur(grey.astype(np.float32), (0, 0), sigma)``: everywhere, or with
         ``bands`` ((x0, y0, x1, y1) boxes in crop pixels) inside those boxes only (each is
-        blurred with the kernel's reach around it, and only the box is kept; the rest of
-        the array holds whatever an earlier call left)."""
-        h, w = crop.shape
+        converted and blurred with the kernel's reach around it, and only the box is kept;
+        the rest of the array holds whatever an earlier call left)."""
+        h, w = crop.shape[:2]
         if h * w > self.max_pixels:
             raise ValueError(f"crop {w}x{h} is larger than the scratch ({self.max_pixels} pixels)")
         grey = self._grey[:h * w].reshape(h, w)
         blur = self._blur[:h * w].reshape(h, w)
         if bands is None:
-            np.copyto(grey, crop, casting="unsafe")
+            _to_grey(crop, grey)
             return cv2.GaussianBlur(grey, (0, 0), sigma, dst=blur)
         reach = int(math.ceil(4 * sigma)) + 1     # OpenCV's float kernel: 4 sigma each side
         for bx0, by0, bx1, by1 in bands:
+            if bx0 >= bx1 or by0 >= by1:
+                continue
             ex0, ey0, ex1, ey1 = max(bx0 - reach, 0), max(by0 - reach, 0), min(bx1 + reach, w), min(by1 + reach, h)
             src = grey[ey0:ey1, ex0:ex1]
-            np.copyto(src, crop[ey0:ey1, ex0:ex1], casting="unsafe")
+            _to_grey(crop[ey0:ey1, ex0:ex1], src)
             part = self._part[:src.size].reshape(src.shape)
             cv2.GaussianBlur(src, (0, 0), sigma, dst=part)
             blur[by0:by1, bx0:bx1] = part[by0 - ey0:by1 - ey0, bx0 - ex0:bx1 - ex0]
         return blur
+
+
+def _to_grey(crop: np.ndarray, out: np.ndarray) -> None:
+    """A uint8 crop's grey (cv2's RGB2GRAY for RGB) as float32 into ``out``."""
+    np.copyto(out, cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop, casting="unsafe")
 
 
 def _side_bands(local: np.ndarray, r: float, hw: tuple[int, int]) -> list[tuple[int, int, int, int]]:
@@ -165,8 +172,8 @@ def refine_corners(image_full: np.ndarray, corners_full, search: float | None = 
     steepest step of the dominant sign; a trimmed TLS fit through those positions is the
     new side. Sides with too few consistent samples (occluded, low contrast) stay as they
     were, and so does any corner that would move more than 2 * search. Each further pass
-    searches a window half as wide around the previous result. ``scratch`` (a grey
-    ``image_full`` only): work buffers to use instead of allocating.
+    searches a window half as wide around the previous result. ``scratch``: work buffers
+    to use instead of allocating (preview frames).
     """
     img = np.asarray(image_full)
     h, w = img.shape[:2]
@@ -175,15 +182,13 @@ def refine_corners(image_full: np.ndarray, corners_full, search: float | None = 
     x0, y0, x1, y1 = refine_window((h, w), pts, search)
     crop = img[y0:y1, x0:x1]
     origin = np.array([x0, y0], np.float64)
-    if scratch is not None and crop.ndim == 2:
-        # one pass reads bands along the sides only (about a third of the page's window)
-        bands = _side_bands(pts - origin, r, crop.shape) if passes <= 1 else None
-        grey = scratch.blurred(crop, max(0.8, r / 8.0), bands)
-    else:
-        grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
-        grey = cv2.GaussianBlur(grey.astype(np.float32), (0, 0), max(0.8, r / 8.0))
+    sigma = max(0.8, r / 8.0)
+    if scratch is None:
+        scratch = RefineScratch(crop.shape[0] * crop.shape[1])
     local = pts - origin
     for _ in range(max(1, passes)):
+        # each pass reads bands along the sides only (about a third of the page's window)
+        grey = scratch.blurred(crop, sigma, _side_bands(local, r, crop.shape[:2]))
         local = _refine_pass(grey, local, r, (w - x0, h - y0))
         r = max(2.0, 0.45 * r)
     return (local + origin).astype(np.float32)
@@ -247,10 +252,11 @@ def _refine_sides_on_image(grey, a, b, d, length, centroid, r, frame_wh):
     n = np.where(outward[:, None], n, -n)                   # n points out of the page
     m = np.minimum(np.maximum(length / 4, 12), MAX_SAMPLES).astype(np.int64)
     i = _SAMPLE_INDEX
-    # np.linspace(0.1 * length, 0.9 * length, m) per side, padded
+    # np.linspace(0.1 * length, 0.9 * length, m) per side, padded with its last sample (the
+    # padding is never used, and so reads no pixel outside the side's band)
     lo, hi = 0.1 * length, 0.9 * length
     ts = i[None, :] * ((hi - lo) / np.maximum(m - 1, 1))[:, None] + lo[:, None]
-    ts[np.arange(4), m - 1] = hi
+    ts = np.where(i[None, :] >= m[:, None] - 1, hi[:, None], ts)
     sample = i[None, :] < m[:, None]
     base = a[:, None, :] + ts[..., None] * d[:, None, :]                       # (4, S, 2)
     ok = sample.copy()

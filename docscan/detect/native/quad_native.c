@@ -276,7 +276,7 @@ void refine_sample_grid(const double *a, const double *b, const double *d, const
         double dt = (hi - lo) / (double)(m - 1 > 1 ? m - 1 : 1);
         int64_t count = 0;
         for (int64_t i = 0; i < S; i++) {
-            double t = i == m - 1 ? hi : (double)i * dt + lo;
+            double t = i >= m - 1 ? hi : (double)i * dt + lo;     /* padding: the last sample */
             double bx = a[2 * k] + t * dx, by = a[2 * k + 1] + t * dy;
             base[(k * S + i) * 2] = bx;
             base[(k * S + i) * 2 + 1] = by;
