@@ -26,6 +26,10 @@ thread's CPU time beside them (less disturbed by other processes on a shared mac
 
     python3 benchmarks/pipeline_speed.py [--rounds 5] [--frame-rounds 5]
 
+The quad finder's arithmetic runs in C where docscan could build it (``docscan.detect.native``;
+the report says which); ``DOCSCAN_NATIVE=0 python3 benchmarks/pipeline_speed.py`` times the
+numpy path.
+
 Writes benchmarks/results/pipeline_speed.json and .png. Needs the git history (for ``at-filing``).
 """
 
@@ -49,6 +53,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from docscan.atomic import write_figure, write_json  # noqa: E402
+from docscan.detect import native  # noqa: E402
 from docscan.machine import describe_host  # noqa: E402
 from docscan.paths import shared_dir  # noqa: E402
 
@@ -315,6 +320,7 @@ def main(argv=None):
             filing.close()
     report = {"machine": f"{describe_host()}, host, not emulated",
               "runtime": "ai_edge_litert Interpreter num_threads=1; OpenCV 1 thread",
+              "quad_finder_arithmetic": native.status(),
               "model": str(det.model.path), "load_average_1min_start": load0,
               "camera_files": {"photos": [p.name for p in photos], **cams},
               "flat_scan": flat_scans(det, photos),
@@ -342,7 +348,8 @@ def main(argv=None):
     for name, a in report.get("accuracy", {}).items():
         print(f"{name}: mean IoU today {a['mean_iou_today']:.4f} new {a['mean_iou_new']:.4f} "
               f"(delta {a['mean_delta']:+.4f}, worst photo {a['worst_photo_delta']:+.4f})")
-    print(f"on {report['machine']}; load average {load0:.1f} -> {report['load_average_1min_end']:.1f}")
+    print(f"on {report['machine']}; quad finder arithmetic: {report['quad_finder_arithmetic']}; load average "
+          f"{load0:.1f} -> {report['load_average_1min_end']:.1f}")
     print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
 
 
