@@ -8,9 +8,9 @@ give the same corners (``tests/test_fast_paths.py`` compares them).
 The library is compiled on first use with the C compiler found on PATH (``cc`` or ``gcc``)
 into docscan's cache, named by a hash of the source, flags and machine, so an edited source
 or another CPU architecture gets its own build (``build`` also cross-compiles: the emulated
-ARM devices load one built by Debian's cross GCC, ``bench.pipeline_stages``). Where there is no compiler, the build
-fails, or ``DOCSCAN_NATIVE=0`` is set, ``library()`` is None and callers keep the numpy
-path; ``status()`` says which path runs, for benchmark reports.
+ARM devices load one built by Debian's cross GCC, ``bench.pipeline_stages``). Where there
+is no compiler, the build fails, or ``DOCSCAN_NATIVE=0`` is set, ``library()`` is None and
+callers keep the numpy path; ``status()`` says which path runs, for benchmark reports.
 """
 
 from __future__ import annotations
