@@ -15,9 +15,12 @@ command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 command -v gcc >/dev/null || need+=(gcc)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 pkg-config --exists glib-2.0 2>/dev/null || need+=(libglib2.0-dev)
-# docscan.bench.pipeline_stages: the quad finder's C code built for the emulated devices.
-command -v arm-linux-gnueabihf-gcc >/dev/null || need+=(gcc-arm-linux-gnueabihf)
-command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
+# docscan.bench.pipeline_stages: the quad finder's C code built for the emulated devices
+# (the C library headers are only recommended by the compilers, and recommends stay out).
+{ command -v arm-linux-gnueabihf-gcc >/dev/null && [ -f /usr/arm-linux-gnueabihf/include/stdint.h ]; } \
+    || need+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
+{ command -v aarch64-linux-gnu-gcc >/dev/null && [ -f /usr/aarch64-linux-gnu/include/stdint.h ]; } \
+    || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 # docscan.bench.estimate (modelled cores, core:CORE/ISA): LLVM 16's llvm-mc and llvm-mca.
 command -v llvm-mca-16 >/dev/null || need+=(llvm-16)
 [ ${#need[@]} -eq 0 ] && exit 0
