@@ -185,3 +185,39 @@ def test_band_blur_gives_the_whole_window_answer(monkeypatch):
     whole = run()
     np.testing.assert_array_equal(bands, whole)
     assert np.abs(whole[::4] - np.array([s for _, s in cases])).max() > 0.5
+
+
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="no C compiler on PATH")
+def test_candidates_past_the_first_shape_checks_are_the_same(paths, monkeypatch):
+    """Only when none of the best-scored few is a sane shape are the rest checked: with that
+    few cut to 1 and half the frame as the smallest page, the C path's second call (its
+    outputs sized for all) gives numpy's answer."""
+    import dataclasses
+
+    from test_detect_golden import edge_cases
+
+    import docscan.detect.quad_candidates as qc
+    from docscan.detect.quad import DEFAULT_PARAMS
+    from docscan.detect.quad_lines import prepare
+
+    monkeypatch.setattr(qc, "SHAPE_CHECKED", 1)
+    params = dataclasses.replace(DEFAULT_PARAMS, min_area=0.5)
+    cases = edge_cases()
+    maps = [cases[name][:2] for name in ("clean", "noise0", "clutter1", "clutter3", "region_stack_big")]
+
+    def run():
+        out = []
+        for edge, region in maps:
+            prep = prepare(edge, params, region)
+            c = qc.candidates(prep.lines, prep.support_map, params)
+            out.append(None if c is None else (c.line_ids, c.corners, c.score))
+        return out
+
+    want, got = both(paths, run)
+    assert sum(w is not None and len(w[0]) > 1 for w in want) >= 4     # the rest were checked
+    for w, g in zip(want, got):
+        assert (w is None) == (g is None)
+        if w is not None:
+            np.testing.assert_array_equal(g[0], w[0])
+            np.testing.assert_allclose(g[1], w[1], rtol=1e-12, atol=1e-9)
+            np.testing.assert_allclose(g[2], w[2], rtol=1e-12, atol=1e-9)
