@@ -188,9 +188,7 @@ class FrameDetector:
             if buf.work_rgb is not None:
                 src = cv2.resize(frame, (buf.work_rgb.shape[1], buf.work_rgb.shape[0]), dst=buf.work_rgb,
                                  interpolation=cv2.INTER_AREA)
-            for half in buf.halves:
-                src = cv2.resize(src, (half.shape[1], half.shape[0]), dst=half, interpolation=cv2.INTER_AREA)
-            cv2.resize(src, (mw, mh), dst=buf.small, interpolation=cv2.INTER_AREA)
+            halve_into(src, buf.halves, buf.small)
         else:
             y, q = mh * mw, (mh // 2) * (mw // 2)
             halve_into(luma, buf.luma_halves, buf.yuv[:y].reshape(mh, mw))

@@ -127,7 +127,7 @@ def _candidates_native(lib, lines: list[Line], support_map: np.ndarray, params: 
     cs = np.array([ln.c for ln in lines], np.float64)
     border = np.array([ln.border for ln in lines], np.uint8)
     from_region = np.array([ln.from_region for ln in lines], np.uint8)
-    n_samples = int(np.ceil(float(np.hypot(h, w)))) + 3
+    n_samples = _samples_per_line(h, w)
     points, start = np.empty((n, 2)), np.empty(n, np.int64)
     cum_support, cum_inside = np.empty((n, n_samples + 1)), np.empty((n, n_samples + 1))
     support_map = np.ascontiguousarray(support_map, np.float64)
@@ -169,7 +169,6 @@ def _line_table(lines: list[Line], support_map: np.ndarray, centre: np.ndarray, 
     long); frame borders and region sides get a floor of support of their own."""
     h, w = support_map.shape
     n = len(lines)
-    diag = float(np.hypot(h, w))
     dirs = np.array([ln.d for ln in lines])
     cs = np.array([ln.c for ln in lines])
     along = (centre - cs) * dirs
@@ -181,7 +180,7 @@ def _line_table(lines: list[Line], support_map: np.ndarray, centre: np.ndarray, 
     ty = np.where(np.abs(dirs[:, 1:]) < 1e-12, np.array([-np.inf, np.inf])[None, :], ty)
     t_in = np.maximum(tx.min(1), ty.min(1))
     start = np.floor(np.where(np.isfinite(t_in), t_in, 0.0)).astype(np.int64)
-    n_samples = int(np.ceil(diag)) + 3
+    n_samples = _samples_per_line(h, w)
     ts = start[:, None] + np.arange(n_samples)[None, :]
     xs = points[:, 0:1] + ts * dirs[:, 0:1]
     ys = points[:, 1:2] + ts * dirs[:, 1:2]
@@ -196,6 +195,11 @@ def _line_table(lines: list[Line], support_map: np.ndarray, centre: np.ndarray, 
     cum_support = np.concatenate([zeros, np.cumsum(sup, axis=1)], axis=1)
     cum_inside = np.concatenate([zeros, np.cumsum(inside, axis=1)], axis=1)
     return LineTable(points, dirs, start, cum_support, cum_inside, n_samples)
+
+
+def _samples_per_line(h: int, w: int) -> int:
+    """Samples a line table holds per line: a diagonal of an (h, w) map, and some."""
+    return int(np.ceil(float(np.hypot(h, w)))) + 3
 
 
 def _crossings(table: LineTable, min_angle_deg: float):

@@ -140,7 +140,7 @@ int refine_fit_sides(const float *prof, int64_t S, int64_t O, const double *offs
                      double step, const double *base, const double *nrm, const unsigned char *ok,
                      const int64_t *n_ok, const double *d, unsigned char *fitted, double *dirs, double *points)
 {
-    static const double perp_deg4 = 4.0 * (M_PI / 180.0);   /* np.deg2rad(4.0) */
+    static const double four_degrees = 4.0 * (M_PI / 180.0);   /* np.deg2rad(4.0) */
     float s[4][MAX_S][MAX_O];         /* the signed, prior-weighted derivative */
     float peak[4][MAX_S];
     int64_t idx[4][MAX_S];
@@ -234,7 +234,7 @@ int refine_fit_sides(const float *prof, int64_t S, int64_t O, const double *offs
             }
             good &= (double)n_keep >= need;
         }
-        good &= fabs(dd[0] * d[2 * k] + dd[1] * d[2 * k + 1]) >= cos(perp_deg4);
+        good &= fabs(dd[0] * d[2 * k] + dd[1] * d[2 * k + 1]) >= cos(four_degrees);
         fitted[k] = fitted[k] && good;
         dirs[2 * k] = dd[0];
         dirs[2 * k + 1] = dd[1];
@@ -373,11 +373,12 @@ void line_table(int64_t n, const double *dirs, const double *cs, const unsigned 
     }
 }
 
-/* Candidates ordered as np.argsort(-score, kind="stable") orders them: descending score,
- * ties in index order (a strict total order, so the best m by selection and then sorted
- * are the first m of the full sort). */
+/* Entries ordered as np.argsort(key, kind="stable") orders them: ascending key (a negated
+ * score, length or weight), ties in index order. That is a strict total order, so any
+ * correct sort gives the stable one, and the first m by selection, then sorted, are the
+ * first m of the full sort. */
 typedef struct {
-    double key;      /* -score */
+    double key;
     int64_t index;
 } Ranked;
 
@@ -600,28 +601,6 @@ int64_t quad_candidates(int64_t n, const double *points, const double *dirs, con
 
 /* ---- quad_lines._segments_to_lines, _merge_coinciding, _best_supported ---- */
 
-typedef struct {
-    double key;      /* -length or -weight */
-    int64_t index;
-} ByKey;
-
-static void stable_sort_bykey(ByKey *v, int64_t n, ByKey *tmp)
-{
-    /* merge sort on (key, index): a strict order, so any correct sort is the stable one */
-    if (n < 2) return;
-    int64_t h = n / 2;
-    stable_sort_bykey(v, h, tmp);
-    stable_sort_bykey(v + h, n - h, tmp);
-    int64_t i = 0, j = h, k = 0;
-    while (i < h && j < n) {
-        int take_left = v[i].key < v[j].key || (v[i].key == v[j].key && v[i].index < v[j].index);
-        tmp[k++] = take_left ? v[i++] : v[j++];
-    }
-    while (i < h) tmp[k++] = v[i++];
-    while (j < n) tmp[k++] = v[j++];
-    memcpy(v, tmp, sizeof(ByKey) * (size_t)n);
-}
-
 /* Hough segments (N, 4) int32 x0 y0 x1 y1 -> at most max_lines lines as rows of out (max_lines,
  * 5): dx, dy, cx, cy, support. cos_tol, dist_tol: when two lines coincide; cos15: the
  * "same direction" of _best_supported. Returns the number of lines, -1 when out of memory. */
@@ -633,13 +612,13 @@ int64_t segments_to_lines(const int32_t *segs_in, int64_t N, double cos_tol, dou
     double *seg = malloc(sizeof(double) * nn * 4), *len = malloc(sizeof(double) * nn);
     double *dir = malloc(sizeof(double) * nn * 2), *mid = malloc(sizeof(double) * nn * 2);
     double *nrm = malloc(sizeof(double) * nn * 2);
-    ByKey *by = malloc(sizeof(ByKey) * nn), *tmp = malloc(sizeof(ByKey) * nn);
+    Ranked *by = malloc(sizeof(Ranked) * nn);
     int64_t *label = malloc(sizeof(int64_t) * nn);
     double *acc = malloc(sizeof(double) * nn * 9);   /* per cluster: weight, mx, my, sxx, syy, sxy, theta */
     double *merged = malloc(sizeof(double) * nn * 5);
     int64_t *kept_idx = malloc(sizeof(int64_t) * nn);
     int64_t result = -1;
-    if (!seg || !len || !dir || !mid || !nrm || !by || !tmp || !label || !acc || !merged || !kept_idx) goto done;
+    if (!seg || !len || !dir || !mid || !nrm || !by || !label || !acc || !merged || !kept_idx) goto done;
 
     /* longest first (stable), zero-length segments dropped */
     for (int64_t i = 0; i < N; i++) {
@@ -648,7 +627,7 @@ int64_t segments_to_lines(const int32_t *segs_in, int64_t N, double cos_tol, dou
         by[i].key = -hypot(dx, dy);
         by[i].index = i;
     }
-    stable_sort_bykey(by, N, tmp);
+    sort_ranked(by, N);
     int64_t n = 0;
     for (int64_t r = 0; r < N; r++) {
         int64_t i = by[r].index;
@@ -712,7 +691,7 @@ int64_t segments_to_lines(const int32_t *segs_in, int64_t N, double cos_tol, dou
         by[c].key = -weight[c];
         by[c].index = c;
     }
-    stable_sort_bykey(by, k, tmp);
+    sort_ranked(by, k);
     int64_t nm = 0;
     for (int64_t r = 0; r < k; r++) {
         int64_t c = by[r].index;
@@ -736,7 +715,7 @@ int64_t segments_to_lines(const int32_t *segs_in, int64_t N, double cos_tol, dou
         by[m].key = -merged[5 * m + 4];
         by[m].index = m;
     }
-    stable_sort_bykey(by, nm, tmp);
+    sort_ranked(by, nm);
     int64_t nk = 0;
     for (int64_t r = 0; r < nm && nk < max_lines; r++) {
         const double *ln = merged + 5 * by[r].index;
@@ -750,7 +729,7 @@ int64_t segments_to_lines(const int32_t *segs_in, int64_t N, double cos_tol, dou
     for (int64_t q = 0; q < nk; q++) memcpy(out + 5 * q, merged + 5 * kept_idx[q], sizeof(double) * 5);
     result = nk;
 done:
-    free(seg); free(len); free(dir); free(mid); free(nrm); free(by); free(tmp); free(label); free(acc);
+    free(seg); free(len); free(dir); free(mid); free(nrm); free(by); free(label); free(acc);
     free(merged); free(kept_idx);
     return result;
 }
