@@ -133,6 +133,38 @@ def test_region_head_fine_tune_from_a_trained_model(tmp_path):
     assert bad.exit_code == 2 and "missing.keras" in bad.output
 
 
+def test_imagenet_start_for_the_stock_body(tmp_path):
+    """--imagenet: the stock body starts from ImageNet's weights and the full-size branch from
+    the seed network named by --init-from (its block0/block1/dsn1); a bad pairing is refused."""
+    import keras
+
+    from docscan.zoo import imagenet
+
+    src_dir = tmp_path / "src"
+    train(TrainConfig(input_size=64, steps=2, batch=2, ckpt_every=2, threads=2, dev_eval=False), src_dir)
+    src = keras.models.load_model(src_dir / "model.keras")
+    out = tmp_path / "stock"
+    result = CliRunner().invoke(main, ["train", "--arch", "hed_mobilenet_v2_stock", "--imagenet", "--region-head",
+                                       "--init-from", str(src_dir / "model.keras"), "--input-size", "64",
+                                       "--steps", "2", "--batch", "2", "--lr", "1e-9", "--ckpt-every", "2",
+                                       "--threads", "2", "--no-dev-eval", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    model = keras.models.load_model(out / "model.keras")
+    weights = imagenet.mobilenet_v2_weights(imagenet.fetch())
+    assert np.allclose(model.get_layer("block7_expand_conv").get_weights()[0], weights["block_6_expand/kernel"],
+                       atol=1e-6)
+    assert np.allclose(model.get_layer("conv0_conv").get_weights()[0], 2 * weights["Conv1/kernel"], atol=1e-6)
+    assert np.allclose(model.get_layer("full1_conv").get_weights()[0], src.get_layer("block1_conv").get_weights()[0],
+                       atol=1e-6)
+    assert json.loads((out / "train_log.json").read_text())["config"]["imagenet"] is True
+
+    for args, words in ((["--imagenet", "--out", str(tmp_path / "a")], "only hed_mobilenet_v2_stock"),
+                        (["--arch", "hed_mobilenet_v2_stock", "--imagenet", "--resume", "--out", str(tmp_path / "b")],
+                         "--imagenet starts a fresh run")):
+        bad = CliRunner().invoke(main, ["train", "--steps", "1", *args])
+        assert bad.exit_code == 2 and words in bad.output, bad.output
+
+
 def test_make_dataset_with_region_targets():
     from docscan.train.synth import make_dataset, make_sample
 

@@ -56,6 +56,8 @@ GOLDEN = [
     ('hed_vgg_bn', {}, 1_104_118, '3bfa8932d08b9872'),
     ('hed_vgg', {}, 1_100_863, '57231c0da1134cf8'),
     ('hed_mobilenet_v2', {}, 293_973, 'b6783ff01cd95695'),
+    ('hed_mobilenet_v2_stock', {}, 318_963, '6df871eff463255b'),
+    ('hed_mobilenet_v2_stock', {'region_head': True, 'input_shape': (160, 160, 3)}, 323_172, '4cab6e208bce8b0a'),
     ('hed_vgg_bn', {'width': 0.25, 'region_head': True, 'input_shape': (64, 64, 3)}, 73_796, 'c9c9a10becafefa8'),
     ('hed_mobilenet_v2', {'alpha': 0.5, 'region_head': True, 'input_shape': (64, 64, 3)}, 87_843, '823dd6077244ad79'),
     ('mobilenet_v1', {}, 4_253_864, 'a47a868a84562282'),

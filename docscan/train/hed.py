@@ -64,6 +64,7 @@ class TrainConfig:
     side_weight: float = 1.0
     region_weight: float = 1.0        # models with a region head (knob region_head=True)
     init_from: str = ""               # .keras file whose same-named layers seed a fresh run
+    imagenet: bool = False            # hed_mobilenet_v2_stock's body from ImageNet (docscan.zoo.imagenet)
     dev_eval: bool = True
 
 
@@ -97,8 +98,15 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
     return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * t))
 
 
-def init_from_model(model, path) -> int:
-    """Copy weights of same-named, same-shaped layers from the Keras file ``path``.
+# The stock HED's full-size branch and dsn1 are the seed network's first two convs and dsn1,
+# under other names (``docscan.zoo.hed.mobilenet_v2_stock_hed``).
+FULL_SIZE_FROM_SEED = {"full0_conv": "block0_conv", "full0_bn": "block0_bn", "full1_conv": "block1_conv",
+                       "full1_bn": "block1_bn", "dsn1_conv": "dsn1_conv", "dsn1_bn": "dsn1_bn"}
+
+
+def init_from_model(model, path, names: dict[str, str] | None = None) -> int:
+    """Copy weights of same-named, same-shaped layers from the Keras file ``path``, or, with
+    ``names`` (this model's layer -> the file's), of those layers only.
 
     Fine-tuning starts from a trained model when a head is added (e.g. the region head).
     Returns how many layers were copied.
@@ -107,7 +115,9 @@ def init_from_model(model, path) -> int:
     by_name = {layer.name: layer for layer in src.layers}
     copied = 0
     for layer in model.layers:
-        other = by_name.get(layer.name)
+        if names is not None and layer.name not in names:
+            continue
+        other = by_name.get(layer.name if names is None else names[layer.name])
         if other is None or not layer.weights:
             continue
         theirs = other.get_weights()
@@ -163,6 +173,15 @@ def start_run(cfg: TrainConfig, out: Path, resume: bool, shared_dir: Path, progr
     run = Run(cfg, out, model, keras.optimizers.Adam(learning_rate=cfg.lr))
     if resume:
         _restore(run)
+    elif cfg.imagenet:
+        from docscan.zoo import imagenet
+
+        if cfg.init_from:
+            copied = init_from_model(model, cfg.init_from, FULL_SIZE_FROM_SEED)
+            progress(f"initialised {copied} full-size layers from {cfg.init_from}")
+        tarball = imagenet.fetch()
+        seeded = imagenet.seed_body(model, imagenet.mobilenet_v2_weights(tarball))
+        progress(f"initialised {seeded} body layers with ImageNet weights ({tarball.name})")
     elif cfg.init_from:
         copied = init_from_model(model, cfg.init_from)
         progress(f"initialised {copied} layers from {cfg.init_from}")

@@ -43,6 +43,9 @@ register(Architecture("hed_vgg", hed.vgg_style_hed, (256, 256, 3),
 register(Architecture("hed_mobilenet_v2", hed.mobilenet_v2_style_hed, (256, 256, 3),
                       "seed hed-mobilenetv2-document-scanning.md, mobilenet_v2_style_hed",
                       {}, "hed"))
+register(Architecture("hed_mobilenet_v2_stock", hed.mobilenet_v2_stock_hed, (256, 256, 3),
+                      "stock MobileNetV2 (Sandler et al. 2018) through block_10 with HED side outputs; "
+                      "takes ImageNet weights (docscan.zoo.imagenet)", {}, "hed"))
 register(Architecture("mobilenet_v1", mobilenet_v1.mobilenet_v1, (224, 224, 3),
                       "Howard et al. 2017 (arXiv:1704.04861) Table 1", {}, "mobilenet",
                       "4,253,864 params (keras.applications.MobileNet); 569M mult-adds (paper Table 8)"))

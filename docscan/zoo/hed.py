@@ -177,3 +177,50 @@ def mobilenet_v2_style_hed(input_shape=(256, 256, 3), alpha: float = 1.0,
             x = inverted_residual(x, row.expand, filters, row.stride, name=f"block{n}")
         n += 1
     return _heads(inputs, taps, True, arch, region_head)
+
+
+# ---------------------------------------------------------------------------------------
+# HED on stock MobileNetV2 (Keras applications' body, alpha 1.0, through the first 96-channel
+# block), so that ImageNet weights fit its layers (``docscan.zoo.imagenet``). The seed's
+# narrower body cannot take them. Stock MobileNetV2 starts at stride 2, so dsn1 reads the
+# seed's two full-size convs (``full0``, ``full1``), a branch beside the body.
+MOBILENET_V2_STOCK_FULL_SIZE = [
+    Conv(channels=3, kernel=3, stride=1),       # full0
+    Conv(channels=6, kernel=3, stride=1),       # full1 -> dsn1, 1/1
+]
+MOBILENET_V2_STOCK_HED_TABLE = [
+    Conv(channels=32, kernel=3, stride=2),                            # conv0 (Keras Conv1)
+    InvertedResidual(expand=1, channels=16, repeats=1, stride=1),     # block1 (expanded_conv)
+    Tap(),                                                            # dsn2, 1/2
+    InvertedResidual(expand=6, channels=24, repeats=2, stride=2),     # block2-3, 1/4
+    Tap(),                                                            # dsn3
+    InvertedResidual(expand=6, channels=32, repeats=3, stride=2),     # block4-6, 1/8
+    Tap(),                                                            # dsn4
+    InvertedResidual(expand=6, channels=64, repeats=4, stride=2),     # block7-10, 1/16
+    InvertedResidual(expand=6, channels=96, repeats=1, stride=1),     # block11 (block_10)
+    Tap(),                                                            # dsn5
+]
+
+
+def mobilenet_v2_stock_hed(input_shape=(256, 256, 3), region_head: bool = False) -> keras.Model:
+    """HED on stock MobileNetV2's first 12 layers; block ``i`` is Keras' ``block_{i-1}``."""
+    from docscan.zoo.mobilenet_v2 import inverted_residual as stock_inverted_residual
+
+    arch = "hed_mobilenet_v2_stock"
+    _check_hed_input(input_shape, arch)
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    x = inputs
+    for i, row in enumerate(MOBILENET_V2_STOCK_FULL_SIZE):
+        x = conv_bn_act(x, row.channels, row.kernel, row.stride, name=f"full{i}")
+    x, taps = inputs, [x]
+    n = 0
+    for row in unrolled(MOBILENET_V2_STOCK_HED_TABLE):
+        if isinstance(row, Tap):
+            taps.append(x)
+            continue
+        if isinstance(row, Conv):
+            x = conv_bn_act(x, row.channels, row.kernel, row.stride, name=f"conv{n}", activation="relu6")
+        else:
+            x = stock_inverted_residual(x, row.expand, row.channels, row.stride, 1, name=f"block{n}")
+        n += 1
+    return _heads(inputs, taps, True, arch, region_head)
