@@ -33,8 +33,8 @@ from docscan.errors import DocscanError
 @click.option("--no-dev-eval", is_flag=True, help="skip the real dev-photo edge F-score at checkpoints")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), required=True, help="run folder")
 @click.option("--resume", is_flag=True, help="continue the run in --out from its last checkpoint")
-def command(arch, alpha, width, region_head, init_from, imagenet, steps, batch, input_size, lr, seed, ckpt_every, threads, no_dev_eval,
-            out_dir, resume):
+def command(arch, alpha, width, region_head, init_from, imagenet, steps, batch, input_size, lr, seed, ckpt_every,
+            threads, no_dev_eval, out_dir, resume):
     from docscan.commands.progress_display import ProgressDisplay
     from docscan.train.checkpoint import RunExists
     from docscan.train.hed import TrainConfig, train
