@@ -31,6 +31,7 @@ import keras
 from keras import layers
 
 from docscan.zoo.layers import act, bn, channels, check_input_shape, check_positive, conv_bn_act
+from docscan.zoo.mobilenet_v2 import inverted_residual as stock_inverted_residual
 from docscan.zoo.table import Conv, InvertedResidual, Tap, unrolled
 
 OUTPUT_NAMES = ("fused", "side1", "side2", "side3", "side4", "side5")
@@ -204,16 +205,13 @@ MOBILENET_V2_STOCK_HED_TABLE = [
 
 def mobilenet_v2_stock_hed(input_shape=(256, 256, 3), region_head: bool = False) -> keras.Model:
     """HED on stock MobileNetV2's first 12 layers; block ``i`` is Keras' ``block_{i-1}``."""
-    from docscan.zoo.mobilenet_v2 import inverted_residual as stock_inverted_residual
-
     arch = "hed_mobilenet_v2_stock"
     _check_hed_input(input_shape, arch)
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = inputs
+    full = inputs
     for i, row in enumerate(MOBILENET_V2_STOCK_FULL_SIZE):
-        x = conv_bn_act(x, row.channels, row.kernel, row.stride, name=f"full{i}")
-    x, taps = inputs, [x]
-    n = 0
+        full = conv_bn_act(full, row.channels, row.kernel, row.stride, name=f"full{i}")
+    x, taps, n = inputs, [full], 0
     for row in unrolled(MOBILENET_V2_STOCK_HED_TABLE):
         if isinstance(row, Tap):
             taps.append(x)
