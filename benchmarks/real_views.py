@@ -1,0 +1,292 @@
+"""Models compared on the labelled real photos seen eight ways: a steadier verdict than one pass.
+
+On one pass over ``real-photos-dev`` and ``-dev2`` (64 photos), two checkpoints of the same
+training differ by a few photos that sit on a knife edge of the quad finder's choice: a
+photo flips between 0.98 and 0.5 while the model barely changed, and a set's mean moves by
+0.01-0.03. This benchmark shows each photo to every model as eight views that a camera
+could as well have given (the photo, mirrored, turned 4 degrees either way, the camera
+further back, closer in, darker, brighter; labels moved with the pixels) and reports:
+
+* per model, set and condition: the mean IoU over all views, the share of views at
+  IoU >= 0.9, and how many photos are *unsteady* (some views right, some wrong);
+* against the first model: the mean per-photo difference (each photo's view-mean IoU),
+  with a 95% bootstrap interval over photos, and how many photos got better or worse by
+  more than 0.02. An interval that straddles 0 says "no difference shown".
+
+    python3 benchmarks/real_views.py --model models/hed_default.int8.tflite --model NAME=OTHER.tflite ...
+        [--sets real-dev,real-dev2] [-o benchmarks/results/real_views.json]
+
+Writes the JSON and a PNG beside it (view-mean IoU per set and condition, per model),
+naming the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from docscan.atomic import write_figure, write_json  # noqa: E402
+from docscan.detect.confidence import IOU_GOOD, separation  # noqa: E402
+from docscan.machine import describe_host  # noqa: E402
+from docscan.paths import shared_dir  # noqa: E402
+
+SETS = {"real-dev": "real-photos-dev", "real-dev2": "real-photos-dev2", "real-fullres": "real-photos-fullres"}
+POOLED = ("real-dev", "real-dev2")
+CHANGED = 0.02          # a photo "got better / worse" when its view-mean IoU moved more than this
+
+
+def _affine(image, corners, m):
+    h, w = image.shape[:2]
+    out = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    c = np.asarray(corners, np.float64)
+    return out, c @ m[:, :2].T + m[:, 2]
+
+
+def _about_centre(image, corners, degrees=0.0, scale=1.0, centre=None):
+    h, w = image.shape[:2]
+    centre = ((w - 1) / 2, (h - 1) / 2) if centre is None else tuple(float(v) for v in centre)
+    return _affine(image, corners, cv2.getRotationMatrix2D(centre, degrees, scale))
+
+
+def _closer(image, corners, most=1.12, margin=0.02):
+    """Zoomed in about the page's centre as far as ``most`` while the page stays in the frame
+    (``margin`` of it to spare); None when the page already fills the frame."""
+    h, w = image.shape[:2]
+    c = np.asarray(corners, np.float64)
+    centre = c.mean(axis=0)
+    lo, hi = np.array([w * margin, h * margin]), np.array([w * (1 - margin), h * (1 - margin)])
+    room = []
+    for k in range(2):
+        d = c[:, k] - centre[k]
+        with np.errstate(divide="ignore"):
+            room.append(np.where(d > 0, (hi[k] - centre[k]) / d, np.where(d < 0, (lo[k] - centre[k]) / d, np.inf)))
+    zoom = min(most, float(np.min(room)))
+    if zoom < 1.03:
+        return None
+    return _about_centre(image, c, 0.0, zoom, centre)
+
+
+def _gamma(g):
+    table = np.clip(255 * (np.arange(256) / 255.0) ** g, 0, 255).astype(np.uint8)
+    return lambda image, corners: (cv2.LUT(image, table), np.asarray(corners, np.float64))
+
+
+def _mirrored(image, corners):
+    c = np.asarray(corners, np.float64).copy()
+    c[:, 0] = image.shape[1] - 1 - c[:, 0]
+    return np.ascontiguousarray(image[:, ::-1]), c
+
+
+VIEWS = {
+    "as taken": lambda im, c: (im, np.asarray(c, np.float64)),
+    "mirrored": _mirrored,
+    "turned +4 deg": lambda im, c: _about_centre(im, c, 4.0, 0.93),
+    "turned -4 deg": lambda im, c: _about_centre(im, c, -4.0, 0.93),
+    "further back": lambda im, c: _about_centre(im, c, 0.0, 0.8),
+    "closer": _closer,
+    "darker (gamma 1.35)": _gamma(1.35),
+    "brighter (gamma 0.75)": _gamma(0.75),
+}
+
+
+def views(image, corners):
+    """(view name, image, corners) for each view that applies to this photo."""
+    for name, make in VIEWS.items():
+        got = make(image, corners)
+        if got is not None:
+            yield name, got[0], got[1]
+
+
+def bootstrap_mean(diffs, n=2000, seed=0) -> tuple[float, float, float]:
+    """Mean of ``diffs`` and its 95% percentile-bootstrap interval (resampling the photos)."""
+    d = np.asarray(diffs, np.float64)
+    if d.size == 0:
+        return 0.0, 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, d.size, (n, d.size))].mean(axis=1)
+    return float(d.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def compare(reference: dict[str, list[float]], other: dict[str, list[float]]) -> dict:
+    """``other`` against ``reference`` (photo -> view IoUs), over the photos both have."""
+    names = sorted(set(reference) & set(other))
+    diffs = [float(np.mean(other[n]) - np.mean(reference[n])) for n in names]
+    mean, lo, hi = bootstrap_mean(diffs)
+    return {"photos": len(names), "mean_diff": mean, "ci95": [lo, hi],
+            "better": [n for n, d in zip(names, diffs) if d > CHANGED],
+            "worse": [n for n, d in zip(names, diffs) if d < -CHANGED]}
+
+
+def summary(per_photo: dict[str, list[float]], confidence: dict[str, list[float]]) -> dict:
+    """Over every view of every photo: mean IoU, share right, unsteady photos, and how well
+    the confidence separates right from wrong views (``docscan.detect.confidence``)."""
+    flat = np.array([v for ious in per_photo.values() for v in ious], np.float64)
+    conf = np.array([confidence[n][i] for n, ious in per_photo.items() for i in range(len(ious))], np.float64)
+    unsteady = [n for n, ious in per_photo.items() if min(ious) < IOU_GOOD <= max(ious)]
+    return {"photos": len(per_photo), "views": int(flat.size),
+            "mean_iou": float(flat.mean()) if flat.size else None,
+            "share_iou_ge_0.9": float((flat >= IOU_GOOD).mean()) if flat.size else None,
+            "unsteady": len(unsteady), "unsteady_photos": unsteady,
+            "confidence": separation(conf, flat)}
+
+
+def _load_sets(names):
+    from docscan.detect.evaluate import match_labels
+    from docscan.detect.image_io import load_image
+
+    photos = []     # (set, name, condition, image, corners)
+    for s in names:
+        d = shared_dir() / "data" / SETS[s]
+        if not (d / "labels.json").is_file():
+            print(f"{s} skipped: no {d / 'labels.json'}", flush=True)
+            continue
+        items, _ = match_labels(d, d / "labels.json")
+        for it in items:
+            image = load_image(it.path)
+            truth = it.corners.copy()
+            if it.size and it.size != (image.shape[1], image.shape[0]):
+                truth *= np.array([image.shape[1] / it.size[0], image.shape[0] / it.size[1]])
+            photos.append((s, it.name, it.condition, image, truth))
+    return photos
+
+
+def run(models: list[tuple[str, str]], set_names) -> dict:
+    from docscan.detect.detector import Detector
+    from docscan.detect.geometry import polygon_iou
+
+    photos = _load_sets(set_names)
+    detectors = [(label, Detector(path)) for label, path in models]
+    # photo key -> model -> view IoUs; one view at a time through every model, so the
+    # models see the same pixels one after the other
+    ious = {label: {} for label, _ in models}
+    confs = {label: {} for label, _ in models}
+    by_view = {label: {} for label, _ in models}
+    t0 = time.perf_counter()
+    for k, (s, name, _, image, truth) in enumerate(photos):
+        key = f"{s}/{name}"
+        for view, im, c in views(image, truth):
+            for label, det in detectors:
+                d = det.detect(im, warp=False)
+                iou = polygon_iou(d.corners, c) if d.corners is not None else 0.0
+                ious[label].setdefault(key, []).append(iou)
+                confs[label].setdefault(key, []).append(float(d.confidence))
+                by_view[label].setdefault(view, []).append(iou)
+        print(f"\r{k + 1}/{len(photos)} photos, {time.perf_counter() - t0:.0f} s", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+
+    groups = {}     # group name -> photo keys: each set, the pooled sets, each dev2 condition
+    for s, name, cond, _, _ in photos:
+        groups.setdefault(s, []).append(f"{s}/{name}")
+        if s in POOLED and all(p in set_names for p in POOLED):
+            groups.setdefault("dev+dev2", []).append(f"{s}/{name}")
+        if cond:
+            groups.setdefault(f"{s} {cond}", []).append(f"{s}/{name}")
+    ref = models[0][0]
+    report = {"host": describe_host(), "views": list(VIEWS), "reference": ref,
+              "models": {label: path for label, path in models}, "groups": {},
+              "by_view": {label: {v: float(np.mean(x)) for v, x in views_.items()} for label, views_ in by_view.items()},
+              "per_photo": ious, "per_photo_confidence": confs}
+    for g, keys in groups.items():
+        entry = {}
+        for label, _ in models:
+            entry[label] = summary({k: ious[label][k] for k in keys}, {k: confs[label][k] for k in keys})
+            if label != ref:
+                entry[label]["vs_reference"] = compare({k: ious[ref][k] for k in keys},
+                                                       {k: ious[label][k] for k in keys})
+        report["groups"][g] = entry
+    return report
+
+
+def print_table(report) -> None:
+    labels = list(report["models"])
+    print(f"{'group':>28} " + " ".join(f"{lb[:24]:>24}" for lb in labels))
+    for g, entry in report["groups"].items():
+        cells = []
+        for lb in labels:
+            e = entry[lb]
+            cell = f"{e['mean_iou']:.4f} u{e['unsteady']}"
+            if "vs_reference" in e:
+                v = e["vs_reference"]
+                cell += f" {v['mean_diff']:+.3f}[{v['ci95'][0]:+.3f},{v['ci95'][1]:+.3f}]"
+            cells.append(f"{cell:>24}")
+        print(f"{g[:28]:>28} " + " ".join(cells))
+    pooled = report["groups"].get("dev+dev2") or next(iter(report["groups"].values()))
+    cells = []
+    for lb in labels:
+        c = pooled[lb]["confidence"]
+        cells.append("-" if c["auroc"] is None else
+                     f"AUROC {c['auroc']:.3f} fl {c['flagged_wrong'] or 0:.0%} of {c['n_wrong']}")
+    print(f"{'confidence (pooled views)':>28} " + " ".join(f"{c:>24}" for c in cells))
+    print(f"{'by view (all photos)':>28}")
+    for view in report["views"]:
+        print(f"{view[:28]:>28} " + " ".join(f"{report['by_view'][lb].get(view, float('nan')):>24.4f}" for lb in labels))
+    print("cells: view-mean IoU, u = unsteady photos, then vs the first model: mean per-photo difference [95% CI]")
+
+
+def plot(report, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, groups = list(report["models"]), list(report["groups"])
+    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(groups) + 2), 4.8))
+    width = 0.8 / len(labels)
+    for j, lb in enumerate(labels):
+        vals = [report["groups"][g][lb]["mean_iou"] for g in groups]
+        bars = ax.bar([i + j * width for i in range(len(groups))], vals, width, label=lb)
+        ax.bar_label(bars, fmt="%.3f", fontsize=6, rotation=90, padding=2)
+    ax.set_xticks([i + width * (len(labels) - 1) / 2 for i in range(len(groups))],
+                  [f"{g} ({report['groups'][g][labels[0]]['photos']})" for g in groups],
+                  rotation=30, ha="right", fontsize=7)
+    ax.set_ylim(0.4, 1.08)
+    ax.axhline(0.97, color="grey", lw=0.6, ls="--")
+    ax.set_ylabel(f"mean IoU over {len(report['views'])} views per photo")
+    ax.legend(fontsize=7, loc="lower left")
+    write_figure(path, fig, f"labelled real photos, eight views each: {report['host']}")
+
+
+def _model_arg(spec: str) -> tuple[str, str]:
+    label, sep, path = spec.partition("=")
+    if not sep:
+        label, path = Path(spec).name, spec
+    if not Path(path).is_file():
+        raise argparse.ArgumentTypeError(f"{path}: model file not found")
+    return label, path
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", action="append", type=_model_arg, default=[], metavar="[NAME=]PATH",
+                    help="a .tflite or .keras edge model; repeat it; the first is the reference "
+                         "(default: the shipped int8 model alone)")
+    ap.add_argument("--sets", default="real-dev,real-dev2", help=f"comma-separated, of {', '.join(SETS)}")
+    ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "real_views.json")
+    args = ap.parse_args(argv)
+    sets = [s for s in args.sets.split(",") if s]
+    unknown = set(sets) - set(SETS)
+    if unknown:
+        ap.error(f"--sets: unknown {', '.join(sorted(unknown))} (choose from {', '.join(SETS)})")
+    models = args.model or [("shipped int8", str(REPO / "models" / "hed_default.int8.tflite"))]
+    if len({lb for lb, _ in models}) != len(models):
+        ap.error("--model: two models with the same name; give them NAME=PATH")
+    report = run(models, sets)
+    print_table(report)
+    write_json(args.out, report)
+    plot(report, args.out.with_suffix(".png"))
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""benchmarks/real_views.py: views move labels with the pixels; the comparison's interval."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+spec = importlib.util.spec_from_file_location(
+    "real_views", Path(__file__).resolve().parents[1] / "benchmarks" / "real_views.py")
+real_views = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(real_views)
+
+
+def _page(h=300, w=400, corners=((120, 80), (290, 95), (280, 230), (110, 215))):
+    image = np.full((h, w, 3), 40, np.uint8)
+    c = np.array(corners, np.float64)
+    cv2.fillPoly(image, [np.round(c).astype(np.int32)], (230, 230, 230))
+    return image, c
+
+
+def _drawn_quad(image):
+    mask = (image[..., 0] > 135).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return max(contours, key=cv2.contourArea).reshape(-1, 2).astype(np.float64)
+
+
+def test_every_view_moves_the_label_with_the_page():
+    image, corners = _page()
+    names = []
+    for name, out, moved in real_views.views(image, corners):
+        names.append(name)
+        assert out.shape == image.shape and out.dtype == np.uint8, name
+        drawn = _drawn_quad(out)
+        hull = cv2.convexHull(drawn.astype(np.float32)).reshape(-1, 2)
+        area_drawn, area_label = cv2.contourArea(hull), cv2.contourArea(moved.astype(np.float32))
+        inside = np.mean([cv2.pointPolygonTest(moved.astype(np.float32), (float(x), float(y)), True) > -2.5
+                          for x, y in drawn])
+        assert abs(area_drawn / area_label - 1) < 0.03, name
+        assert inside == 1.0, name
+    assert names == list(real_views.VIEWS)      # the page is small: every view applies
+    moved = dict((n, c) for n, _, c in real_views.views(image, corners))
+    assert not np.allclose(moved["mirrored"], corners) and not np.allclose(moved["closer"], corners)
+
+
+def test_closer_is_left_out_when_the_page_fills_the_frame():
+    image, corners = _page(corners=((3, 3), (396, 3), (396, 296), (3, 296)))
+    assert "closer" not in [n for n, _, _ in real_views.views(image, corners)]
+
+
+def test_compare_gives_an_interval_over_photos():
+    ref = {f"p{i}": [0.9, 0.95, 0.5 + i / 40] for i in range(20)}
+    same = real_views.compare(ref, ref)
+    assert same["mean_diff"] == 0 and same["ci95"] == [0.0, 0.0] and not same["better"] and not same["worse"]
+    up = real_views.compare(ref, {k: [v + 0.05 for v in vals] for k, vals in ref.items()})
+    assert up["mean_diff"] == pytest.approx(0.05) and up["ci95"][0] > 0.04 and len(up["better"]) == 20
+    # one photo much better, the rest a little worse: the interval must straddle 0
+    mixed = {k: [v - 0.01 for v in vals] for k, vals in ref.items()}
+    mixed["p0"] = [1.0, 1.0, 1.0]
+    m = real_views.compare(ref, mixed)
+    assert m["ci95"][0] < 0 < m["ci95"][1] and m["better"] == ["p0"] and m["worse"] == []
+
+
+def test_summary_counts_unsteady_photos_and_separation():
+    ious = {"steady": [0.95, 0.96], "flips": [0.95, 0.4], "wrong": [0.3, 0.2]}
+    conf = {"steady": [0.9, 0.8], "flips": [0.7, 0.1], "wrong": [0.2, 0.1]}
+    s = real_views.summary(ious, conf)
+    assert s["views"] == 6 and s["unsteady_photos"] == ["flips"]
+    assert s["share_iou_ge_0.9"] == pytest.approx(0.5)
+    assert s["confidence"]["n_wrong"] == 3 and s["confidence"]["auroc"] == pytest.approx(1.0)
+
+
+def test_two_copies_of_the_shipped_model_agree_on_the_dev_photos(shared, repo):
+    model = str(repo / "models" / "hed_default.int8.tflite")
+    report = real_views.run([("a", model), ("b", model)], ["real-dev"])
+    g = report["groups"]["real-dev"]
+    assert g["a"]["views"] == g["b"]["views"] >= 25 * 7
+    assert g["b"]["vs_reference"]["mean_diff"] == 0 and not g["b"]["vs_reference"]["worse"]
+    assert "dev+dev2" not in report["groups"]
+    assert report["by_view"]["a"]["as taken"] > 0.9     # the shipped model finds the dev pages
