@@ -30,25 +30,12 @@ from docscan.atomic import write_figure, write_json  # noqa: E402
 from docscan.detect import native  # noqa: E402
 from docscan.detect.detector import Detector  # noqa: E402
 from docscan.detect.evaluate import evaluate, match_labels  # noqa: E402
-from docscan.detect.quad_params import DEFAULT_PARAMS  # noqa: E402
+from docscan.detect.quad_params import DEFAULT_PARAMS, parse_setting  # noqa: E402
 from docscan.errors import DocscanError  # noqa: E402
 from docscan.machine import describe_host  # noqa: E402
 from docscan.paths import shared_dir  # noqa: E402
 
 SETS = ("real-photos-dev", "real-photos-dev2", "real-photos-fullres")
-
-
-def parse_variant(text: str) -> dict:
-    """``KEY=VALUE`` -> {KEY: VALUE as the field's type}; DocscanError naming what is wrong."""
-    key, sep, value = text.partition("=")
-    if not sep or not hasattr(DEFAULT_PARAMS, key):
-        fields = ", ".join(f.name for f in dataclasses.fields(DEFAULT_PARAMS))
-        raise DocscanError(f"{text}: expected KEY=VALUE with KEY one of {fields}")
-    kind = type(getattr(DEFAULT_PARAMS, key))
-    try:
-        return {key: kind(value)}
-    except ValueError:
-        raise DocscanError(f"{text}: {key} takes a {kind.__name__}") from None
 
 
 def score(changes: dict, sets: dict) -> dict:
@@ -68,7 +55,7 @@ def main(argv=None) -> int:
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "quad_params_sweep.json")
     args = ap.parse_args(argv)
     try:
-        variants = [parse_variant(v) for v in args.variants]
+        variants = [parse_setting(v) for v in args.variants]
     except DocscanError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ further back, closer in, darker, brighter; labels moved with the pixels) and rep
   more than 0.02. An interval that straddles 0 says "no difference shown".
 
     python3 benchmarks/real_views.py --model models/hed_default.int8.tflite --model NAME=OTHER.tflite ...
+        [--variant NAME=KEY=VALUE[,KEY=VALUE]]   # the first model, quad finder settings changed
         [--sets real-dev,real-dev2] [-o benchmarks/results/real_views.json]
 
 Writes the JSON and a PNG beside it (view-mean IoU per set and condition, per model),
@@ -23,6 +24,7 @@ naming the machine.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -160,12 +162,17 @@ def _load_sets(names):
     return photos
 
 
-def run(models: list[tuple[str, str]], set_names) -> dict:
+def run(models: list[tuple[str, str]], set_names, variants: list[tuple[str, dict]] = ()) -> dict:
+    """``models``: (label, path); ``variants``: (label, QuadParams changes) on the first model."""
     from docscan.detect.detector import Detector
     from docscan.detect.geometry import polygon_iou
 
     photos = _load_sets(set_names)
     detectors = [(label, Detector(path)) for label, path in models]
+    first = detectors[0][1]
+    detectors += [(label, Detector(model=first.model, params=dataclasses.replace(first.params, **changes)))
+                  for label, changes in variants]
+    models = list(models) + [(label, f"{models[0][1]} with {changes}") for label, changes in variants]
     # photo key -> model -> view IoUs; one view at a time through every model, so the
     # models see the same pixels one after the other
     ious = {label: {} for label, _ in models}
@@ -265,11 +272,29 @@ def _model_arg(spec: str) -> tuple[str, str]:
     return label, path
 
 
+def _variant_arg(spec: str) -> tuple[str, dict]:
+    from docscan.detect.quad_params import parse_setting
+    from docscan.errors import DocscanError
+
+    label, sep, settings = spec.partition("=")
+    if not sep or not label or not settings:
+        raise argparse.ArgumentTypeError(f"{spec}: expected NAME=KEY=VALUE[,KEY=VALUE]")
+    changes = {}
+    try:
+        for text in settings.split(","):
+            changes.update(parse_setting(text))
+    except DocscanError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return label, changes
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", type=_model_arg, default=[], metavar="[NAME=]PATH",
                     help="a .tflite or .keras edge model; repeat it; the first is the reference "
                          "(default: the shipped int8 model alone)")
+    ap.add_argument("--variant", action="append", type=_variant_arg, default=[], metavar="NAME=KEY=VALUE[,KEY=VALUE]",
+                    help="the first model with these quad finder settings (docscan.detect.quad_params); repeat it")
     ap.add_argument("--sets", default="real-dev,real-dev2", help=f"comma-separated, of {', '.join(SETS)}")
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "real_views.json")
     args = ap.parse_args(argv)
@@ -278,9 +303,9 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"--sets: unknown {', '.join(sorted(unknown))} (choose from {', '.join(SETS)})")
     models = args.model or [("shipped int8", str(REPO / "models" / "hed_default.int8.tflite"))]
-    if len({lb for lb, _ in models}) != len(models):
+    if len({lb for lb, _ in models} | {lb for lb, _ in args.variant}) != len(models) + len(args.variant):
         ap.error("--model: two models with the same name; give them NAME=PATH")
-    report = run(models, sets)
+    report = run(models, sets, args.variant)
     print_table(report)
     write_json(args.out, report)
     plot(report, args.out.with_suffix(".png"))

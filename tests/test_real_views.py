@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 from pathlib import Path
 
@@ -75,9 +76,18 @@ def test_summary_counts_unsteady_photos_and_separation():
 
 def test_two_copies_of_the_shipped_model_agree_on_the_dev_photos(shared, repo):
     model = str(repo / "models" / "hed_default.int8.tflite")
-    report = real_views.run([("a", model), ("b", model)], ["real-dev"])
+    report = real_views.run([("a", model), ("b", model)], ["real-dev"], [("huge pages only", {"min_area": 0.9})])
     g = report["groups"]["real-dev"]
+    # the variant runs the first model's maps through a quad finder that wants 90% of the frame
+    assert g["huge pages only"]["vs_reference"]["mean_diff"] < -0.3
     assert g["a"]["views"] == g["b"]["views"] >= 25 * 7
     assert g["b"]["vs_reference"]["mean_diff"] == 0 and not g["b"]["vs_reference"]["worse"]
     assert "dev+dev2" not in report["groups"]
     assert report["by_view"]["a"]["as taken"] > 0.9     # the shipped model finds the dev pages
+
+
+def test_variant_arguments_are_checked():
+    assert real_views._variant_arg("strict=min_area=0.2,max_lines=10") == ("strict", {"min_area": 0.2, "max_lines": 10})
+    for bad in ("min_area=0.2", "x=min_area", "x=no_such_knob=1", "x=max_lines=ten"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            real_views._variant_arg(bad)

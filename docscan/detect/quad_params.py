@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+
+from docscan.errors import DocscanError
 
 
 @dataclass(frozen=True)
@@ -52,3 +55,16 @@ class QuadParams:
 
 
 DEFAULT_PARAMS = QuadParams()
+
+
+def parse_setting(text: str) -> dict:
+    """``KEY=VALUE`` -> {KEY: VALUE as the field's type}; DocscanError naming what is wrong."""
+    key, sep, value = text.partition("=")
+    if not sep or not hasattr(DEFAULT_PARAMS, key):
+        fields = ", ".join(f.name for f in dataclasses.fields(DEFAULT_PARAMS))
+        raise DocscanError(f"{text}: expected KEY=VALUE with KEY one of {fields}")
+    kind = type(getattr(DEFAULT_PARAMS, key))
+    try:
+        return {key: kind(value)}
+    except ValueError:
+        raise DocscanError(f"{text}: {key} takes a {kind.__name__}") from None
