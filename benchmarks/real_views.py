@@ -241,26 +241,47 @@ def print_table(report) -> None:
 
 
 def plot(report, path: Path) -> None:
+    """Left: each model against the first (mean per-photo difference, 95% interval) on the
+    pooled photos, a row per model. Right, for up to six models: view-mean IoU per set and
+    condition."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     labels, groups = list(report["models"]), list(report["groups"])
-    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(groups) + 2), 4.8))
-    width = 0.8 / len(labels)
-    for j, lb in enumerate(labels):
-        vals = [report["groups"][g][lb]["mean_iou"] for g in groups]
-        bars = ax.bar([i + j * width for i in range(len(groups))], vals, width, label=lb)
-        ax.bar_label(bars, fmt="%.3f", fontsize=6, rotation=90, padding=2)
-    ax.set_xticks([i + width * (len(labels) - 1) / 2 for i in range(len(groups))],
-                  [f"{g} ({report['groups'][g][labels[0]]['photos']})" for g in groups],
-                  rotation=30, ha="right", fontsize=7)
-    ax.set_ylim(0.4, 1.08)
-    ax.axhline(0.97, color="grey", lw=0.6, ls="--")
-    ax.set_ylabel(f"mean IoU over {len(report['views'])} views per photo")
-    ax.legend(fontsize=7, loc="lower left")
-    write_figure(path, fig, f"labelled real photos, eight views each: {report['host']}")
+    pooled = "dev+dev2" if "dev+dev2" in groups else groups[0]
+    bars = len(labels) <= 6
+    fig, axes = plt.subplots(1, 2 if bars else 1, figsize=(16 if bars else 9, max(4.8, 0.32 * len(labels) + 1.5)),
+                             gridspec_kw={"width_ratios": [1, 2]} if bars else None, squeeze=False)
+    ax = axes[0][0]
+    others = labels[1:]
+    for i, lb in enumerate(others):
+        v = report["groups"][pooled][lb]["vs_reference"]
+        lo, hi = v["ci95"]
+        color = "tab:green" if lo > 0 else "tab:red" if hi < 0 else "tab:grey"
+        ax.errorbar(v["mean_diff"], i, xerr=[[v["mean_diff"] - lo], [hi - v["mean_diff"]]], fmt="o", color=color,
+                    capsize=3)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(others)), others, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"mean IoU difference per photo vs {labels[0]} ({pooled}, 95% bootstrap interval)", fontsize=8)
+    if bars:
+        ax = axes[0][1]
+        width = 0.8 / len(labels)
+        for j, lb in enumerate(labels):
+            vals = [report["groups"][g][lb]["mean_iou"] for g in groups]
+            b = ax.bar([i + j * width for i in range(len(groups))], vals, width, label=lb)
+            ax.bar_label(b, fmt="%.3f", fontsize=6, rotation=90, padding=2)
+        ax.set_xticks([i + width * (len(labels) - 1) / 2 for i in range(len(groups))],
+                      [f"{g} ({report['groups'][g][labels[0]]['photos']})" for g in groups],
+                      rotation=30, ha="right", fontsize=7)
+        ax.set_ylim(0.4, 1.08)
+        ax.axhline(0.97, color="grey", lw=0.6, ls="--")
+        ax.set_ylabel(f"mean IoU over {len(report['views'])} views per photo")
+        ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"labelled real photos, eight views each: {report['host']}", fontsize=9)
+    write_figure(path, fig)
 
 
 def _model_arg(spec: str) -> tuple[str, str]:
