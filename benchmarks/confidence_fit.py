@@ -69,17 +69,12 @@ def synthetic(seed: int, n: int):
 
 
 def real_photos():
-    from docscan.detect.evaluate import match_labels
-    from docscan.detect.image_io import load_image
+    from docscan.detect.evaluate import load_labelled, match_labels
     for name in REAL_SETS:
         d = shared_dir() / "data" / name
         items, _ = match_labels(d, d / "labels.json")
         for it in items:
-            image = load_image(it.path)
-            truth = it.corners.copy()
-            if it.size and it.size != (image.shape[1], image.shape[0]):
-                truth *= np.array([image.shape[1] / it.size[0], image.shape[0] / it.size[1]])
-            yield image, truth
+            yield load_labelled(it)
 
 
 def matrix(rows):

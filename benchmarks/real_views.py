@@ -143,8 +143,7 @@ def summary(per_photo: dict[str, list[float]], confidence: dict[str, list[float]
 
 
 def _load_sets(names):
-    from docscan.detect.evaluate import match_labels
-    from docscan.detect.image_io import load_image
+    from docscan.detect.evaluate import load_labelled, match_labels
 
     photos = []     # (set, name, condition, image, corners)
     for s in names:
@@ -154,11 +153,7 @@ def _load_sets(names):
             continue
         items, _ = match_labels(d, d / "labels.json")
         for it in items:
-            image = load_image(it.path)
-            truth = it.corners.copy()
-            if it.size and it.size != (image.shape[1], image.shape[0]):
-                truth *= np.array([image.shape[1] / it.size[0], image.shape[0] / it.size[1]])
-            photos.append((s, it.name, it.condition, image, truth))
+            photos.append((s, it.name, it.condition, *load_labelled(it)))
     return photos
 
 
@@ -173,8 +168,8 @@ def run(models: list[tuple[str, str]], set_names, variants: list[tuple[str, dict
     detectors += [(label, Detector(model=first.model, params=dataclasses.replace(first.params, **changes)))
                   for label, changes in variants]
     models = list(models) + [(label, f"{models[0][1]} with {changes}") for label, changes in variants]
-    # photo key -> model -> view IoUs; one view at a time through every model, so the
-    # models see the same pixels one after the other
+    # model -> photo key -> IoU (and confidence) per view; each view goes through every
+    # model before the next view is made
     ious = {label: {} for label, _ in models}
     confs = {label: {} for label, _ in models}
     by_view = {label: {} for label, _ in models}

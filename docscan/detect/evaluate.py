@@ -29,8 +29,8 @@ from docscan.errors import DocscanError
 from docscan.images import IMAGE_SUFFIXES
 from docscan.progress import Progress, silent
 
-__all__ = ["IOU_GOOD", "EvalItem", "Labelled", "contact_sheet", "evaluate", "match_labels", "read_labels",
-           "summarize", "write_report"]
+__all__ = ["IOU_GOOD", "EvalItem", "Labelled", "contact_sheet", "evaluate", "load_labelled", "match_labels",
+           "read_labels", "summarize", "write_report"]
 
 
 @dataclass
@@ -112,6 +112,20 @@ def match_labels(images_dir: str | os.PathLike, labels_path: str | os.PathLike) 
     return items, unlabelled
 
 
+def load_labelled(it: Labelled) -> tuple[np.ndarray, np.ndarray]:
+    """The image (RGB) and its label's corners in that image's pixels. DocscanError when the
+    image cannot be read or its label was made for another picture."""
+    image = load_image(it.path)
+    H, W = image.shape[:2]
+    truth = it.corners.copy()
+    if it.size and it.size != (W, H):
+        lw, lh = it.size
+        if abs((lw / lh) / (W / H) - 1) > 0.02:   # another picture, or rotated since labelling
+            raise DocscanError(f"{it.path}: labelled as {lw}x{lh} but the image is {W}x{H}")
+        truth *= np.array([W / lw, H / lh])   # the same photo at another resolution
+    return image, truth
+
+
 def evaluate(detector, items: list[Labelled], overlay_dir: Path | None = None,
              progress: Progress = silent, thumb: int = 320):
     """Run ``detector`` on every labelled image; return (EvalItems, contact-sheet thumbnails).
@@ -132,19 +146,12 @@ def _evaluate_one(detector, it: Labelled, res: EvalItem, overlay_dir: Path | Non
     image could not be read or does not match its label (``res.error`` says why)."""
     try:
         t0 = time.perf_counter()
-        image = load_image(it.path)
+        image, truth = load_labelled(it)
         load_ms = (time.perf_counter() - t0) * 1e3
     except DocscanError as exc:
         res.error = str(exc)
         return None
     H, W = image.shape[:2]
-    truth = it.corners.copy()
-    if it.size and it.size != (W, H):
-        lw, lh = it.size
-        if abs((lw / lh) / (W / H) - 1) > 0.02:   # another picture, or rotated since labelling
-            res.error = f"{it.path}: labelled as {lw}x{lh} but the image is {W}x{H}"
-            return None
-        truth *= np.array([W / lw, H / lh])   # the same photo at another resolution
     det = detector.detect(image, warp=False)
     res.timings = {"load": load_ms, **det.timings}
     res.truth = truth.tolist()
