@@ -66,13 +66,15 @@ def write_text(target: str | os.PathLike, text: str) -> Path:
     return Path(target)
 
 
-def write_figure(target: str | os.PathLike, fig, title: str | None = None, dpi: int = 100) -> Path:
-    """Save a matplotlib figure as PNG (title set, laid out tight) and close it."""
+def write_figure(target: str | os.PathLike, fig, title: str | None = None, dpi: int = 100,
+                 layout_rect: tuple[float, float, float, float] | None = None) -> Path:
+    """Save a matplotlib figure as PNG (title set, laid out tight within ``layout_rect`` of the
+    figure, e.g. leaving a strip for a figure-level legend) and close it."""
     import matplotlib.pyplot as plt
 
     if title is not None:
         fig.axes[0].set_title(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=layout_rect)
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
     plt.close(fig)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from docscan.atomic import write_figure
 
+LEGEND_STRIP = (0, 0.1, 1, 1)   # the figure's bottom tenth holds the legend
+
 
 def _axes():
     import matplotlib
@@ -18,6 +20,11 @@ def _axes():
 
 
 def plot_curve(history: list[dict], path: Path, title: str) -> None:
+    write_figure(path, curve_figure(history), title, layout_rect=LEGEND_STRIP)
+
+
+def curve_figure(history: list[dict]):
+    """The figure ``plot_curve`` writes: losses (log scale, left) and dev scores (right)."""
     fig, ax = _axes()
     steps = [h["step"] for h in history if "loss" in h]
     if steps:
@@ -27,7 +34,7 @@ def plot_curve(history: list[dict], path: Path, title: str) -> None:
         ax.plot(steps, [h["fused_loss"] for h in history if "loss" in h], label="fused loss", lw=1)
         region = [(h["step"], h["region_loss"]) for h in history if "region_loss" in h]
         if region:
-            ax.plot(*zip(*region), label="region loss (BCE)", lw=1)
+            ax.plot(*zip(*region), label="region loss (BCE)", lw=1, color="tab:red")
     ax.set_xlabel("step")
     ax.set_ylabel("class-balanced BCE")
     ax.set_yscale("log")
@@ -43,11 +50,21 @@ def plot_curve(history: list[dict], path: Path, title: str) -> None:
                      color="tab:purple", label="region IoU, real dev photos")
         ax2.set_ylabel("real dev photos")
         ax2.set_ylim(0, 1)
-        ax2.legend(loc="upper right")
-    if steps:
-        ax.legend(loc="upper left")
-    write_figure(path, fig, title)
+    _legend_below(fig)
+    return fig
 
+
+def _legend_below(fig) -> None:
+    """One legend for every axis, under the plot: drawn inside, the twin axis' curves ran
+    through the other axis' legend."""
+    handles, labels = [], []
+    for a in fig.axes:
+        axis_handles, axis_labels = a.get_legend_handles_labels()
+        handles += axis_handles
+        labels += axis_labels
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(3, len(handles)), fontsize="small",
+                   frameon=False)
 
 
 def plot_region_curve(history: list[dict], path: Path, title: str) -> None:
@@ -61,6 +78,5 @@ def plot_region_curve(history: list[dict], path: Path, title: str) -> None:
     ax2.plot(epochs, [h["val_region_iou"] for h in history], "s-", color="tab:purple",
              label="region IoU, held-back synthetic samples")
     ax2.set_ylabel("region IoU")
-    ax.legend(loc="upper left")
-    ax2.legend(loc="lower right")
-    write_figure(path, fig, title)
+    _legend_below(fig)
+    write_figure(path, fig, title, layout_rect=LEGEND_STRIP)
