@@ -9,6 +9,11 @@ further back, closer in, darker, brighter; labels moved with the pixels) and rep
 
 * per model, set and condition: the mean IoU over all views, the share of views at
   IoU >= 0.9, and how many photos are *unsteady* (some views right, some wrong);
+* where each set's loss (1 - mean IoU) is, by kind of photo: *right* in every view (what
+  is left is corner precision and the labels' own), *near miss* (some views under 0.9, none
+  under 0.8: the page found, corners off), *flips* (right in some views, another quad in
+  others), *wrong* (never right): each kind needs a different fix, and the shares say which
+  is worth the most;
 * against the first model: the mean per-photo difference (each photo's view-mean IoU),
   with a 95% bootstrap interval over photos, and how many photos got better or worse by
   more than 0.02. An interval that straddles 0 says "no difference shown".
@@ -45,6 +50,7 @@ from docscan.paths import shared_dir  # noqa: E402
 SETS = {"real-dev": "real-photos-dev", "real-dev2": "real-photos-dev2", "real-fullres": "real-photos-fullres"}
 POOLED = ("real-dev", "real-dev2")
 CHANGED = 0.02          # a photo "got better / worse" when its view-mean IoU moved more than this
+LOST = 0.8              # a view below this IoU holds another quad, not the page's corners a bit off
 
 
 def _affine(image, corners, m):
@@ -129,6 +135,31 @@ def compare(reference: dict[str, list[float]], other: dict[str, list[float]]) ->
             "worse": [n for n, d in zip(names, diffs) if d < -CHANGED]}
 
 
+def photo_kind(ious) -> str:
+    """right / near miss / flips / wrong (see the module doc) from one photo's view IoUs."""
+    lo, hi = min(ious), max(ious)
+    if lo >= IOU_GOOD:
+        return "right"
+    if lo >= LOST:
+        return "near miss"
+    return "flips" if hi >= IOU_GOOD else "wrong"
+
+
+KINDS = ("right", "near miss", "flips", "wrong")
+
+
+def loss_budget(per_photo: dict[str, list[float]]) -> dict:
+    """The group's loss, 1 - (mean of the photos' view-mean IoUs), split by ``photo_kind``:
+    per kind the photos and their part of the loss (the parts add up to the loss)."""
+    n = len(per_photo)
+    out = {k: {"photos": [], "loss": 0.0} for k in KINDS}
+    for name, ious in per_photo.items():
+        part = out[photo_kind(ious)]
+        part["photos"].append(name)
+        part["loss"] += (1.0 - float(np.mean(ious))) / n
+    return out
+
+
 def summary(per_photo: dict[str, list[float]], confidence: dict[str, list[float]]) -> dict:
     """Over every view of every photo: mean IoU, share right, unsteady photos, and how well
     the confidence separates right from wrong views (``docscan.detect.confidence``)."""
@@ -139,6 +170,7 @@ def summary(per_photo: dict[str, list[float]], confidence: dict[str, list[float]
             "mean_iou": float(flat.mean()) if flat.size else None,
             "share_iou_ge_0.9": float((flat >= IOU_GOOD).mean()) if flat.size else None,
             "unsteady": len(unsteady), "unsteady_photos": unsteady,
+            "loss_budget": loss_budget(per_photo),
             "confidence": separation(conf, flat)}
 
 
@@ -233,6 +265,16 @@ def print_table(report) -> None:
     for view in report["views"]:
         print(f"{view[:28]:>28} " + " ".join(f"{report['by_view'][lb].get(view, float('nan')):>24.4f}" for lb in labels))
     print("cells: view-mean IoU, u = unsteady photos, then vs the first model: mean per-photo difference [95% CI]")
+    print(f"where the loss (1 - view-mean IoU) is: photos and their part of it, "
+          f"{' / '.join(KINDS)} (near miss: no view under {LOST})")
+    for g, entry in report["groups"].items():
+        if " " in g:        # sets and the pooled sets; conditions are too few photos to split
+            continue
+        for lb in labels:
+            b = entry[lb]["loss_budget"]
+            cells = " / ".join(f"{len(b[k]['photos'])} {b[k]['loss']:.4f}" for k in KINDS)
+            total = sum(part["loss"] for part in b.values())
+            print(f"{g[:12]:>12} {lb[:24]:>24}  loss {total:.4f} = {cells}")
 
 
 def plot(report, path: Path) -> None:

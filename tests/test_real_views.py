@@ -74,6 +74,19 @@ def test_summary_counts_unsteady_photos_and_separation():
     assert s["confidence"]["n_wrong"] == 3 and s["confidence"]["auroc"] == pytest.approx(1.0)
 
 
+def test_loss_budget_splits_the_loss_by_kind_of_photo():
+    ious = {"a": [0.97, 0.95], "b": [0.85, 0.95], "c": [0.95, 0.4], "d": [0.3, 0.85], "e": [0.9, 0.9]}
+    assert {n: real_views.photo_kind(v) for n, v in ious.items()} == {
+        "a": "right", "b": "near miss", "c": "flips", "d": "wrong", "e": "right"}
+    b = real_views.loss_budget(ious)
+    assert [b[k]["photos"] for k in real_views.KINDS] == [["a", "e"], ["b"], ["c"], ["d"]]
+    assert b["wrong"]["loss"] == pytest.approx((1 - 0.575) / 5)
+    mean = sum(sum(v) / len(v) for v in ious.values()) / len(ious)
+    assert sum(part["loss"] for part in b.values()) == pytest.approx(1 - mean)
+    s = real_views.summary(ious, {n: [0.5, 0.5] for n in ious})
+    assert s["loss_budget"] == b
+
+
 def test_two_copies_of_the_shipped_model_agree_on_the_dev_photos(shared, repo):
     model = str(repo / "models" / "hed_default.int8.tflite")
     report = real_views.run([("a", model), ("b", model)], ["real-dev"], [("huge pages only", {"min_area": 0.9})])
