@@ -1,10 +1,12 @@
 """`docscan detect IMAGE... [--model M] [-o OUTDIR]`: corners JSON, overlay and flat scan per photo.
 
 Camera files are detected at a reduced decode (``Detector.detect_camera_file``) and decoded
-in full only for the flat scan; ``--full-decode`` runs the earlier full-resolution way."""
+in full only for the flat scan; ``--full-decode`` runs the earlier full-resolution way.
+``--second-look`` adds the mirrored frame's agreement (``docscan.detect.second_look``)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -22,7 +24,10 @@ from docscan.errors import DocscanError
 @click.option("--no-scan", is_flag=True, help="No flat scan (the photo is then never decoded in full).")
 @click.option("--full-decode", is_flag=True,
               help="Decode every photo in full and detect on all its pixels (the slower way before reduced decoding).")
-def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode):
+@click.option("--second-look", is_flag=True,
+              help="Detect each photo again mirrored: the two answers' agreement (IoU) and "
+                   "checked_confidence = confidence x agreement, a better retake signal; one more model run.")
+def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode, second_look):
     """Find the page in each photo: 4 corners with a confidence, an overlay and the flat scan."""
     from rich.console import Console
     from rich.table import Table
@@ -32,12 +37,15 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
     from docscan.detect.detector import Detector
     from docscan.detect.drawing import draw_overlay
     from docscan.detect.image_io import encode_png
+    from docscan.detect.second_look import agreement, checked_confidence
 
     console = Console(stderr=True)
     detector = Detector(model_or_default(model_path), num_threads=threads, refine=not no_refine)
     table = Table(title=f"docscan detect ({detector.model.path}); corners x,y clockwise; times in ms "
                         "(warp: with the full decode for the scan)")
-    for col in ("image", "found", "conf", "corners", "load", "model", "quad", "warp"):
+    columns = ("image", "found", "conf") + (("agree", "checked") if second_look else ()) + (
+        "corners", "load", "model", "quad", "warp")
+    for col in columns:
         table.add_column(col, justify="left" if col.startswith(("image", "corners")) else "right",
                          overflow="fold")
     errors, used = [], set()
@@ -52,9 +60,11 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
         except DocscanError as exc:
             errors.append(str(exc))
             console.print(f"[red]error:[/red] {exc}", highlight=False)
-            table.add_row(path.name, "[red]error[/red]", "", "", "", "", "", "")
+            table.add_row(path.name, "[red]error[/red]", *[""] * (len(columns) - 2))
             continue
         W, H = cam.full_size
+        # drawn on, and looked at again on, the image detection ran on (1/scale of the photo)
+        on_image = None if det.corners is None else (det.corners + 0.5) / cam.scale - 0.5
         record = {
             "image": str(path), "width": W, "height": H, "detected_at_scale": cam.scale,
             "model": str(detector.model.path),
@@ -63,9 +73,13 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
             "reason": det.reason or None,
             "timings_ms": {k: round(v, 3) for k, v in det.timings.items()},
         }
+        if second_look:
+            t0 = time.perf_counter()
+            agree = agreement(detector, cam.image, on_image)
+            record["second_look"] = {"agreement": round(agree, 4),
+                                     "checked_confidence": round(checked_confidence(det.confidence, agree), 4),
+                                     "ms": round((time.perf_counter() - t0) * 1e3, 3)}
         write_json(outdir / f"{stem}.json", record)
-        # drawn on the image detection ran on (1/scale of the photo)
-        on_image = None if det.corners is None else (det.corners + 0.5) / cam.scale - 0.5
         write_bytes(outdir / f"{stem}.overlay.png", encode_png(draw_overlay(cam.image, det.edge_map, on_image,
                                                                     region_map=det.region_map)))
         if det.scan is not None:
@@ -74,8 +88,10 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
             (outdir / f"{stem}.scan.png").unlink(missing_ok=True)
         corners = "-" if det.corners is None else " ".join(f"{x:.0f},{y:.0f}" for x, y in det.corners)
         t = det.timings
+        looked = ((f"{record['second_look']['agreement']:.2f}", f"{record['second_look']['checked_confidence']:.2f}")
+                  if second_look else ())
         table.add_row(path.name, "yes" if det.found else f"[yellow]{det.reason}[/yellow]", f"{det.confidence:.2f}",
-                      corners, f"{t['load']:.1f}", f"{t['model']:.1f}", f"{t['quad']:.1f}",
+                      *looked, corners, f"{t['load']:.1f}", f"{t['model']:.1f}", f"{t['quad']:.1f}",
                       f"{t['warp'] + t.get('scan_load', 0.0):.1f}")
     Console().print(table)
     click.echo(f"results in {outdir}/")

@@ -1,0 +1,83 @@
+"""docscan.detect.second_look and `docscan detect --second-look`, with the shipped model on
+real photos; benchmarks/second_look.py on a few of them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from docscan.cli import main
+from docscan.detect.detector import Detector
+from docscan.detect.geometry import polygon_iou
+from docscan.detect.image_io import load_image
+from docscan.detect.second_look import agreement, checked_confidence, mirror_x
+
+
+@pytest.fixture(scope="module")
+def detector(repo):
+    return Detector(str(repo / "models" / "hed_default.int8.tflite"))
+
+
+def test_mirror_x_is_its_own_inverse_about_pixel_centres():
+    c = np.array([[0, 5], [99, 7], [40.5, 60], [10, 20]], np.float64)
+    m = mirror_x(c, 100)
+    assert m[:, 0].tolist() == [99, 0, 58.5, 89] and m[:, 1].tolist() == c[:, 1].tolist()
+    assert np.array_equal(mirror_x(m, 100), c)
+
+
+def test_a_right_detection_agrees_with_its_mirrored_look(shared, detector):
+    # the page is off the frame's vertical midline: a second look not mirrored back would
+    # sit elsewhere (IoU ~0.64 here), so the check below tells the two apart
+    image = load_image(shared / "data" / "real-photos-dev2" / "daniiiigm__Hoja_01.jpg")
+    det = detector.detect(image, warp=False)
+    again = detector.detect(np.ascontiguousarray(image[:, ::-1]), warp=False)
+    a = agreement(detector, image, det.corners)
+    assert a > 0.97
+    assert a == pytest.approx(polygon_iou(det.corners, mirror_x(again.corners, image.shape[1])))
+    assert polygon_iou(det.corners, again.corners) < 0.8
+
+
+def test_no_page_means_no_agreement(detector):
+    grey = np.full((480, 640, 3), 128, np.uint8)
+    assert agreement(detector, grey, None) == 0.0
+    # a quad given for a frame where the mirrored look finds nothing
+    assert agreement(detector, grey, np.array([[100, 100], [500, 100], [500, 400], [100, 400]], float)) == 0.0
+    assert checked_confidence(0.8, 0.5) == pytest.approx(0.4)
+
+
+def test_detect_second_look_writes_agreement_and_checked_confidence(shared, tmp_path):
+    photo = shared / "data" / "real-photos-dev2" / "daniiiigm__Hoja_01.jpg"
+    plain = CliRunner().invoke(main, ["detect", "--no-scan", str(photo), "-o", str(tmp_path / "a")])
+    looked = CliRunner().invoke(main, ["detect", "--no-scan", "--second-look", str(photo), "-o", str(tmp_path / "b")])
+    assert plain.exit_code == 0 and looked.exit_code == 0, looked.output
+    a = json.loads((tmp_path / "a" / "daniiiigm__Hoja_01.json").read_text())
+    b = json.loads((tmp_path / "b" / "daniiiigm__Hoja_01.json").read_text())
+    assert "second_look" not in a and a["corners"] == b["corners"]   # the first look is unchanged
+    s = b["second_look"]
+    assert 0.97 < s["agreement"] <= 1.0 and s["ms"] > 0
+    assert s["checked_confidence"] == pytest.approx(b["confidence"] * s["agreement"], abs=2e-4)
+
+
+def test_second_look_benchmark_on_a_few_photos(shared, repo, tmp_path):
+    spec = importlib.util.spec_from_file_location("second_look_bench", repo / "benchmarks" / "second_look.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    report = bench.run(str(repo / "models" / "hed_default.int8.tflite"), ["real-dev"], limit=2)
+    rows = report["rows"]
+    assert report["photos"] == 2 and len(rows) >= 14 and {r["view"] for r in rows} <= set(report["views"])
+    for r in rows:
+        assert r["checked_confidence"] == pytest.approx(r["confidence"] * r["agreement"])
+        assert 0.0 <= r["agreement"] <= 1.0
+    sep = report["separation"]["pooled"]
+    assert set(sep) == set(bench.SCORES)
+    assert sep["confidence"]["n_right"] + sep["confidence"]["n_wrong"] == len(rows)
+    out = tmp_path / "s.json"
+    bench.plot(report, out.with_suffix(".png"))
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit):
+        bench.main(["--sets", "real-nowhere", "-o", str(out)])
+    assert not out.exists()
