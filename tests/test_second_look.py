@@ -81,3 +81,32 @@ def test_second_look_benchmark_on_a_few_photos(shared, repo, tmp_path):
     with pytest.raises(SystemExit):
         bench.main(["--sets", "real-nowhere", "-o", str(out)])
     assert not out.exists()
+
+
+def test_eval_second_look_reports_checked_confidence(shared, tmp_path):
+    import shutil
+
+    src = shared / "data" / "real-photos-dev"
+    labels = json.loads((src / "labels.json").read_text())
+    names = sorted(labels)[:3]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for n in names:
+        shutil.copy(src / n, photos / n)
+    (photos / "labels.json").write_text(json.dumps({n: labels[n] for n in names}))
+    out = tmp_path / "eval"
+    res = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--no-overlays",
+                                    "--second-look", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    for r in report["images"]:
+        assert r["checked_confidence"] == pytest.approx(r["confidence"] * r["agreement"])
+    sep = report["summary"]["checked_confidence"]
+    assert sep["n_right"] + sep["n_wrong"] == 3
+    plain = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--no-overlays",
+                                      "-o", str(tmp_path / "plain")])
+    assert plain.exit_code == 0
+    assert json.loads((tmp_path / "plain" / "report.json").read_text())["summary"]["checked_confidence"] is None
+    refused = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--method", "classic",
+                                        "--second-look", "-o", str(tmp_path / "c")])
+    assert refused.exit_code != 0 and "--second-look" in refused.output

@@ -19,7 +19,10 @@ from docscan.errors import DocscanError
 @outdir_option("eval-out", "report.json, conditions.json/.csv, images.csv, contact_sheet.png and overlays/")
 @threads_option
 @click.option("--no-overlays", is_flag=True, help="Only the contact sheet, no per-image overlay PNGs.")
-def command(images_dir, labels, model_path, method, outdir, threads, no_overlays):
+@click.option("--second-look", is_flag=True,
+              help="Detect each photo again mirrored and report checked_confidence (confidence x agreement) "
+                   "as a retake signal beside the confidence (hed only).")
+def command(images_dir, labels, model_path, method, outdir, threads, no_overlays, second_look):
     """Per image and mean polygon IoU, share with IoU >= 0.9, corner error / diagonal, failures."""
     from rich.console import Console
     from rich.table import Table
@@ -32,6 +35,8 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     if method == "classic":
         if model_path is not None:
             raise DocscanError("--model: not used by --method classic")
+        if second_look:
+            raise DocscanError("--second-look: not used by --method classic")
         from docscan.detect.classic import ClassicDetector
 
         detector, model_name = ClassicDetector(), "classic-opencv"
@@ -44,7 +49,8 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     if unlabelled:
         console.print(f"{len(unlabelled)} image(s) in {images_dir} have no label; skipped", highlight=False)
     with ProgressDisplay(console=console, transient=True) as progress:
-        results, thumbs = evaluate(detector, items, None if no_overlays else outdir / "overlays", progress=progress)
+        results, thumbs = evaluate(detector, items, None if no_overlays else outdir / "overlays", progress=progress,
+                                   second_look=second_look)
     meta = {"images_dir": str(images_dir), "labels": str(labels), "method": method, "model": model_name,
             "host": describe_host(), "unlabelled": unlabelled}
     report = write_report(outdir, results, thumbs, meta)
@@ -70,11 +76,12 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     groups = report["by_condition"]
     if groups:
         out.print(_condition_table(groups))
-    c = s["confidence"]
-    if c["n_wrong"] and c["n_right"]:
-        out.print(f"confidence: AUROC {c['auroc']:.3f} (right IoU >= 0.9: {c['n_right']}, wrong: {c['n_wrong']})  |  "
-                  f"at {c['threshold']:.3f}, keeping {c['kept_right']:.0%} of the right ones, "
-                  f"{c['flagged_wrong']:.0%} of the wrong ones are flagged", highlight=False)
+    for name in ("confidence", "checked_confidence"):
+        c = s[name]
+        if c and c["n_wrong"] and c["n_right"]:
+            out.print(f"{name}: AUROC {c['auroc']:.3f} (right IoU >= 0.9: {c['n_right']}, wrong: {c['n_wrong']})  |  "
+                      f"at {c['threshold']:.3f}, keeping {c['kept_right']:.0%} of the right ones, "
+                      f"{c['flagged_wrong']:.0%} of the wrong ones are flagged", highlight=False)
     tables = f", per condition: {outdir / 'conditions.csv'}" if groups else ""
     click.echo(f"report: {outdir / 'report.json'}, per image: {outdir / 'images.csv'}{tables}, "
                f"contact sheet: {outdir / 'contact_sheet.png'}")

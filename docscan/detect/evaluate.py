@@ -25,6 +25,7 @@ from docscan.detect.confidence import IOU_GOOD, separation
 from docscan.detect.drawing import draw_overlay
 from docscan.detect.geometry import corner_error, polygon_iou
 from docscan.detect.image_io import encode_png, load_image
+from docscan.detect.second_look import agreement, checked_confidence
 from docscan.errors import DocscanError
 from docscan.images import IMAGE_SUFFIXES
 from docscan.progress import Progress, silent
@@ -54,6 +55,8 @@ class EvalItem:
     timings: dict = field(default_factory=dict)
     error: str | None = None              # unreadable image etc.
     condition: str | None = None          # from the label
+    agreement: float | None = None        # with a second look (docscan.detect.second_look)
+    checked_confidence: float | None = None
 
 
 def read_labels(labels_path: str | os.PathLike) -> dict[str, dict]:
@@ -127,13 +130,14 @@ def load_labelled(it: Labelled) -> tuple[np.ndarray, np.ndarray]:
 
 
 def evaluate(detector, items: list[Labelled], overlay_dir: Path | None = None,
-             progress: Progress = silent, thumb: int = 320):
+             progress: Progress = silent, thumb: int = 320, second_look: bool = False):
     """Run ``detector`` on every labelled image; return (EvalItems, contact-sheet thumbnails).
-    Reports each image done to ``progress``."""
+    With ``second_look``, each image is detected again mirrored (agreement, checked
+    confidence). Reports each image done to ``progress``."""
     results, thumbs = [], []
     for it in items:
         res = EvalItem(it.name, condition=it.condition)
-        thumbnail = _evaluate_one(detector, it, res, overlay_dir, thumb)
+        thumbnail = _evaluate_one(detector, it, res, overlay_dir, thumb, second_look)
         if thumbnail is not None:
             thumbs.append(thumbnail)
         results.append(res)
@@ -141,7 +145,8 @@ def evaluate(detector, items: list[Labelled], overlay_dir: Path | None = None,
     return results, thumbs
 
 
-def _evaluate_one(detector, it: Labelled, res: EvalItem, overlay_dir: Path | None, thumb: int):
+def _evaluate_one(detector, it: Labelled, res: EvalItem, overlay_dir: Path | None, thumb: int,
+                  second_look: bool = False):
     """Fill ``res`` for one labelled image; its (name, thumbnail, caption), or None when the
     image could not be read or does not match its label (``res.error`` says why)."""
     try:
@@ -161,6 +166,9 @@ def _evaluate_one(detector, it: Labelled, res: EvalItem, overlay_dir: Path | Non
         res.corners = np.asarray(det.corners, np.float64).tolist()
         res.iou = polygon_iou(det.corners, truth)
         res.corner_error = corner_error(det.corners, truth, math.hypot(W, H))
+    if second_look:
+        res.agreement = agreement(detector, image, det.corners)
+        res.checked_confidence = checked_confidence(res.confidence, res.agreement)
     overlay = draw_overlay(image, det.edge_map, det.corners, truth, region_map=det.region_map)
     if overlay_dir is not None:
         write_bytes(Path(overlay_dir) / f"{Path(it.name).stem}.png", encode_png(overlay))
@@ -190,6 +198,9 @@ def summarize(results: list[EvalItem]) -> dict:
         # right (IoU >= 0.9) vs wrong by confidence: AUROC, wrong flagged at 95% of right kept
         # ("no document found" is flagged whatever the confidence that fell short)
         "confidence": separation([r.confidence if r.found else 0.0 for r in ok], [r.iou for r in ok]),
+        # the same with a second look (None without): confidence x agreement of the mirrored frame
+        "checked_confidence": separation([r.checked_confidence for r in ok], [r.iou for r in ok])
+        if ok and all(r.checked_confidence is not None for r in ok) else None,
     }
 
 
