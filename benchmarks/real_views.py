@@ -321,6 +321,16 @@ def plot(report, path: Path) -> None:
     write_figure(path, fig)
 
 
+def sets_arg(text: str) -> list[str]:
+    """``--sets``: comma-separated names of ``SETS``, checked (also for second_look.py)."""
+    sets = [s for s in text.split(",") if s]
+    unknown = set(sets) - set(SETS)
+    if unknown or not sets:
+        raise argparse.ArgumentTypeError(f"unknown {', '.join(sorted(unknown)) or '(none given)'} "
+                                         f"(choose from {', '.join(SETS)})")
+    return sets
+
+
 def _model_arg(spec: str) -> tuple[str, str]:
     label, sep, path = spec.partition("=")
     if not sep:
@@ -353,17 +363,13 @@ def main(argv=None) -> int:
                          "(default: the shipped int8 model alone)")
     ap.add_argument("--variant", action="append", type=_variant_arg, default=[], metavar="NAME=KEY=VALUE[,KEY=VALUE]",
                     help="the first model with these quad finder settings (docscan.detect.quad_params); repeat it")
-    ap.add_argument("--sets", default="real-dev,real-dev2", help=f"comma-separated, of {', '.join(SETS)}")
+    ap.add_argument("--sets", type=sets_arg, default="real-dev,real-dev2", help=f"comma-separated, of {', '.join(SETS)}")
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "real_views.json")
     args = ap.parse_args(argv)
-    sets = [s for s in args.sets.split(",") if s]
-    unknown = set(sets) - set(SETS)
-    if unknown:
-        ap.error(f"--sets: unknown {', '.join(sorted(unknown))} (choose from {', '.join(SETS)})")
     models = args.model or [("shipped int8", str(REPO / "models" / "hed_default.int8.tflite"))]
     if len({lb for lb, _ in models} | {lb for lb, _ in args.variant}) != len(models) + len(args.variant):
         ap.error("--model: two models with the same name; give them NAME=PATH")
-    report = run(models, sets, args.variant)
+    report = run(models, args.sets, args.variant)
     print_table(report)
     write_json(args.out, report)
     plot(report, args.out.with_suffix(".png"))

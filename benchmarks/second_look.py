@@ -136,16 +136,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(REPO / "models" / "hed_default.int8.tflite"),
                     help="a .tflite or .keras edge model (default: the shipped int8 model)")
-    ap.add_argument("--sets", default="real-dev,real-dev2", help=f"comma-separated, of {', '.join(real_views.SETS)}")
+    ap.add_argument("--sets", type=real_views.sets_arg, default="real-dev,real-dev2",
+                    help=f"comma-separated, of {', '.join(real_views.SETS)}")
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "second_look.json")
     args = ap.parse_args(argv)
-    sets = [s for s in args.sets.split(",") if s]
-    unknown = set(sets) - set(real_views.SETS)
-    if unknown:
-        ap.error(f"--sets: unknown {', '.join(sorted(unknown))} (choose from {', '.join(real_views.SETS)})")
     if not Path(args.model).is_file():
         ap.error(f"--model: {args.model}: no such file")
-    report = run(args.model, sets)
+    report = run(args.model, args.sets)
     print_table(report)
     write_json(args.out, report)
     plot(report, args.out.with_suffix(".png"))
