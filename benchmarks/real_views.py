@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 
 from docscan.atomic import write_figure, write_json  # noqa: E402
 from docscan.detect.confidence import IOU_GOOD, separation  # noqa: E402
+from docscan.detect.second_look import mirror_x  # noqa: E402
 from docscan.machine import describe_host  # noqa: E402
 from docscan.paths import shared_dir  # noqa: E402
 
@@ -90,9 +91,7 @@ def _gamma(g):
 
 
 def _mirrored(image, corners):
-    c = np.asarray(corners, np.float64).copy()
-    c[:, 0] = image.shape[1] - 1 - c[:, 0]
-    return np.ascontiguousarray(image[:, ::-1]), c
+    return cv2.flip(image, 1), mirror_x(corners, image.shape[1])
 
 
 VIEWS = {
@@ -174,10 +173,11 @@ def summary(per_photo: dict[str, list[float]], confidence: dict[str, list[float]
             "confidence": separation(conf, flat)}
 
 
-def _load_sets(names):
+def load_sets(names):
+    """(set, name, condition, image, corners) of every labelled photo in the named ``SETS``."""
     from docscan.detect.evaluate import load_labelled, match_labels
 
-    photos = []     # (set, name, condition, image, corners)
+    photos = []
     for s in names:
         d = shared_dir() / "data" / SETS[s]
         if not (d / "labels.json").is_file():
@@ -194,7 +194,7 @@ def run(models: list[tuple[str, str]], set_names, variants: list[tuple[str, dict
     from docscan.detect.detector import Detector
     from docscan.detect.geometry import polygon_iou
 
-    photos = _load_sets(set_names)
+    photos = load_sets(set_names)
     detectors = [(label, Detector(path)) for label, path in models]
     first = detectors[0][1]
     detectors += [(label, Detector(model=first.model, params=dataclasses.replace(first.params, **changes)))

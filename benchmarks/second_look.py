@@ -45,7 +45,7 @@ def run(model: str, set_names, limit: int | None = None) -> dict:
     from docscan.detect.second_look import agreement, checked_confidence
 
     detector = Detector(model)
-    photos = real_views._load_sets(set_names)[:limit]
+    photos = real_views.load_sets(set_names)[:limit]
     rows = []
     t_start = time.perf_counter()
     for k, (s, name, _, image, truth) in enumerate(photos):
