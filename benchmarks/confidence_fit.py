@@ -84,12 +84,13 @@ def matrix(rows):
 
 
 def fit_logistic(x, iou, l2: float = 1e-2, steps: int = 50):
-    """Logistic regression of IoU >= 0.9 on ``x``; (weights in raw units, intercept)."""
+    """Logistic regression of IoU >= 0.9 on the columns of ``x``; (weights in raw units,
+    intercept). Also fits ``docscan.detect.second_look``'s check (``second_look.py --fit``)."""
     mu, sd = x.mean(0), x.std(0) + 1e-9
     z = np.c_[(x - mu) / sd, np.ones(len(x))]
     t = (iou >= IOU_GOOD).astype(float)
     w = np.zeros(z.shape[1])
-    reg = l2 * np.r_[np.ones(len(FEATURES)), 0.0]
+    reg = l2 * np.r_[np.ones(x.shape[1]), 0.0]
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-z @ w))
         grad = z.T @ (p - t) / len(t) + reg * w

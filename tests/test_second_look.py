@@ -46,7 +46,17 @@ def test_no_page_means_no_agreement(detector):
     assert agreement(detector, grey, None) == 0.0
     # a quad given for a frame where the mirrored look finds nothing
     assert agreement(detector, grey, np.array([[100, 100], [500, 100], [500, 400], [100, 400]], float)) == 0.0
-    assert checked_confidence(0.8, 0.5) == pytest.approx(0.4)
+
+
+def test_checked_confidence_is_a_chance_that_rises_with_both_looks():
+    assert 0.0 < checked_confidence(0.0, 0.0) < checked_confidence(0.0, 1.0) < checked_confidence(0.9, 1.0) < 1.0
+    assert checked_confidence(0.9, 0.5) < checked_confidence(0.9, 0.99)
+    assert checked_confidence(0.5, 0.9) < checked_confidence(0.95, 0.9)
+    # a confident pick the mirrored look does not find again is doubted; one found again is not
+    assert checked_confidence(0.9, 0.3) < 0.5 < checked_confidence(0.9, 0.99)
+    # the weights given are the ones used: agreement alone, a step at 0.5
+    assert checked_confidence(0.3, 0.6, weights=(0.0, 100.0), intercept=-50.0) > 0.99
+    assert checked_confidence(0.3, 0.4, weights=(0.0, 100.0), intercept=-50.0) < 0.01
 
 
 def test_detect_second_look_writes_agreement_and_checked_confidence(shared, tmp_path):
@@ -59,27 +69,36 @@ def test_detect_second_look_writes_agreement_and_checked_confidence(shared, tmp_
     assert "second_look" not in a and a["corners"] == b["corners"]   # the first look is unchanged
     s = b["second_look"]
     assert 0.97 < s["agreement"] <= 1.0 and s["ms"] > 0
-    assert s["checked_confidence"] == pytest.approx(b["confidence"] * s["agreement"], abs=2e-4)
+    assert s["checked_confidence"] == pytest.approx(checked_confidence(b["confidence"], s["agreement"]), abs=2e-4)
 
 
 def test_second_look_benchmark_on_a_few_photos(shared, repo, tmp_path):
     spec = importlib.util.spec_from_file_location("second_look_bench", repo / "benchmarks" / "second_look.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    report = bench.run(str(repo / "models" / "hed_default.int8.tflite"), ["real-dev"], limit=2)
+    # the check refitted on a few synthetic scenes first, then used for the real views
+    report = bench.run(str(repo / "models" / "hed_default.int8.tflite"), ["real-dev"], limit=2,
+                       fit=[(9500, 12)], held_out=4)
     rows = report["rows"]
     assert report["photos"] == 2 and len(rows) >= 14 and {r["view"] for r in rows} <= set(report["views"])
+    fit = report["fit"]
+    assert fit["streams"] == ["9500:12"] and report["check"]["weights"] == fit["weights"]
     for r in rows:
-        assert r["checked_confidence"] == pytest.approx(r["confidence"] * r["agreement"])
+        assert r["product"] == pytest.approx(r["confidence"] * r["agreement"])
+        assert r["checked_confidence"] == pytest.approx(
+            checked_confidence(r["confidence"], r["agreement"], tuple(fit["weights"]), fit["intercept"]))
         assert 0.0 <= r["agreement"] <= 1.0
+    held = fit["held_out"]["separation"]["confidence"]
+    assert held["n_right"] + held["n_wrong"] == 4
     sep = report["separation"]["pooled"]
-    assert set(sep) == set(bench.SCORES)
+    assert set(sep) == set(bench.SCORES) == set(report["intervals"])
     assert sep["confidence"]["n_right"] + sep["confidence"]["n_wrong"] == len(rows)
     out = tmp_path / "s.json"
     bench.plot(report, out.with_suffix(".png"))
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(SystemExit):
-        bench.main(["--sets", "real-nowhere", "-o", str(out)])
+    for bad in (["--sets", "real-nowhere"], ["--fit", "9500"], ["--fit", "9500:0"], ["--fit", "a:3"]):
+        with pytest.raises(SystemExit):
+            bench.main(bad + ["-o", str(out)])
     assert not out.exists()
 
 
@@ -100,7 +119,7 @@ def test_eval_second_look_reports_checked_confidence(shared, tmp_path):
     assert res.exit_code == 0, res.output
     report = json.loads((out / "report.json").read_text())
     for r in report["images"]:
-        assert r["checked_confidence"] == pytest.approx(r["confidence"] * r["agreement"])
+        assert r["checked_confidence"] == pytest.approx(checked_confidence(r["confidence"], r["agreement"]))
     sep = report["summary"]["checked_confidence"]
     assert sep["n_right"] + sep["n_wrong"] == 3
     plain = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--no-overlays",

@@ -25,8 +25,8 @@ from docscan.errors import DocscanError
 @click.option("--full-decode", is_flag=True,
               help="Decode every photo in full and detect on all its pixels (the slower way before reduced decoding).")
 @click.option("--second-look", is_flag=True,
-              help="Detect each photo again mirrored: the two answers' agreement (IoU) and "
-                   "checked_confidence = confidence x agreement, a better retake signal; one more model run.")
+              help="Detect each photo again mirrored: the two answers' agreement (IoU) and checked_confidence, "
+                   "the chance the corners are right given both, a better retake signal; one more model run.")
 def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode, second_look):
     """Find the page in each photo: 4 corners with a confidence, an overlay and the flat scan."""
     from rich.console import Console

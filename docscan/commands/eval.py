@@ -20,8 +20,8 @@ from docscan.errors import DocscanError
 @threads_option
 @click.option("--no-overlays", is_flag=True, help="Only the contact sheet, no per-image overlay PNGs.")
 @click.option("--second-look", is_flag=True,
-              help="Detect each photo again mirrored and report checked_confidence (confidence x agreement) "
-                   "as a retake signal beside the confidence (hed only).")
+              help="Detect each photo again mirrored and report checked_confidence (the chance the corners "
+                   "are right, from the confidence and the two looks' agreement) as a retake signal (hed only).")
 def command(images_dir, labels, model_path, method, outdir, threads, no_overlays, second_look):
     """Per image and mean polygon IoU, share with IoU >= 0.9, corner error / diagonal, failures."""
     from rich.console import Console

@@ -198,7 +198,7 @@ def summarize(results: list[EvalItem]) -> dict:
         # right (IoU >= 0.9) vs wrong by confidence: AUROC, wrong flagged at 95% of right kept
         # ("no document found" is flagged whatever the confidence that fell short)
         "confidence": separation([r.confidence if r.found else 0.0 for r in ok], [r.iou for r in ok]),
-        # the same with a second look (None without): confidence x agreement of the mirrored frame
+        # the same with a second look (None without): checked_confidence, from the confidence and the mirrored frame's agreement
         "checked_confidence": separation([r.checked_confidence for r in ok], [r.iou for r in ok])
         if ok and all(r.checked_confidence is not None for r in ok) else None,
     }
