@@ -1,20 +1,31 @@
-"""Does a second look flag the wrong detections the confidence lets through?
+"""What a second look buys: steadier corners, and a retake signal that flags more wrong ones.
 
 Every labelled real photo of ``real-photos-dev`` and ``-dev2``, in the eight views of
-``real_views.py`` (labels moved with the pixels), is detected as the app would, then again
-mirrored (``docscan.detect.second_look``). Right is IoU >= 0.9 with the label. For four
-scores, the confidence, the agreement of the two looks, their product (stop 28's rule,
-chosen on these photos) and ``checked_confidence`` (what ``docscan detect --second-look``
-reports: a logistic model of both, fitted on synthetic scenes), it gives the AUROC and, at
-the threshold that keeps 95% of the right detections, the share of wrong ones flagged
-(``docscan.detect.confidence.separation``), pooled and per set, with a 95% bootstrap
-interval over photos for the pooled share (a photo's views fail together); and what the
-second look costs (median ms, against the first detection, on this machine).
+``real_views.py`` (labels moved with the pixels), is detected as the app does on the live
+preview (one look), and as ``docscan detect --second-look`` does for a shot frame: seen again
+mirrored, the answer found on both looks' maps averaged (``docscan.detect.second_look``).
+Right is IoU >= 0.9 with the label. It reports:
+
+* accuracy: mean IoU with one look and with two, per set, and the two-look gain with a 95%
+  bootstrap interval over photos (``real_views.bootstrap_mean`` of each photo's view mean);
+* the retake signal: for each score, with the detections it comes with, the AUROC and, at
+  the threshold that keeps 95% of the right detections, the share of wrong ones flagged
+  (``docscan.detect.confidence.separation``), pooled and per set, with 95% bootstrap
+  intervals over photos for the pooled share and for its gain over one look's confidence
+  (a photo's views fail together). Scores: one look's confidence; with two looks, the
+  answer's confidence, the looks' agreement, confidence x agreement (stop 28's rule,
+  chosen on these photos) and ``checked_confidence`` (what ``--second-look`` reports: a
+  logistic model of the confidence and agreement, fitted on synthetic scenes). As the two
+  looks make more answers right, and the threshold follows the right ones, the flagged
+  shares compare different answers; so also, for the same cost to the user (5, 10, 15% of
+  all detections sent back for a retake), how many wrong answers each score lets through;
+* what the second look costs (median ms of a detection with one look and with two, on
+  this machine).
 
 With ``--fit``, the check is first refitted on synthetic scenes (``docscan.train.synth``,
 as ``confidence_fit.py`` makes them; the real photos are never fitted on): the weights to
 put in ``second_look.CHECK_WEIGHTS`` are printed, the real views are scored with them, and
-a held-out synthetic stream shows how the four scores do on generated scenes.
+a held-out synthetic stream shows the accuracy and the scores on generated scenes.
 
     python3 benchmarks/second_look.py [--model M] [--sets real-dev,real-dev2]
         [--fit 9500:400,9600:600 [--held-out 300]] [-o benchmarks/results/second_look.json]
@@ -44,24 +55,42 @@ from docscan.atomic import write_figure, write_json  # noqa: E402
 from docscan.detect.confidence import IOU_GOOD, separation  # noqa: E402
 from docscan.machine import describe_host  # noqa: E402
 
-SCORES = ("confidence", "agreement", "product", "checked_confidence")
-SCORE_NAMES = {"confidence": "confidence", "agreement": "agreement\n(mirrored look)",
-               "product": "confidence x\nagreement", "checked_confidence": "checked_confidence\n(fitted)"}
+# score -> (row field scored, row field of the IoU of the detection it comes with)
+SCORES = {"one look: confidence": ("first_confidence", "first_iou"),
+          "confidence": ("confidence", "iou"),
+          "agreement": ("agreement", "iou"),
+          "product": ("product", "iou"),
+          "checked_confidence": ("checked_confidence", "iou")}
+BASELINE = "one look: confidence"
+RETAKE_RATES = (0.05, 0.10, 0.15)
+SCORE_NAMES = {"one look: confidence": "one look:\nconfidence", "confidence": "two looks:\nconfidence",
+               "agreement": "agreement\nof the looks", "product": "confidence x\nagreement",
+               "checked_confidence": "checked_confidence\n(fitted)"}
 
 
-def look_twice(detector, image, truth) -> dict:
-    """One detection and its second look: IoU with ``truth``, confidence, agreement, ms."""
+def detectors(model: str):
+    """(one look, two looks) detectors sharing one loaded model."""
+    from docscan.detect.detector import Detector
+
+    plain = Detector(model)
+    return plain, Detector(model=plain.model, params=plain.params, second_look=True)
+
+
+def look_twice(plain, looked, image, truth) -> dict:
+    """One frame with one look and with two: IoUs with ``truth``, confidences, agreement, ms."""
     from docscan.detect.geometry import polygon_iou
-    from docscan.detect.second_look import agreement
+
+    def iou(d):
+        return float(polygon_iou(d.corners, truth)) if d.corners is not None else 0.0
 
     t0 = time.perf_counter()
-    d = detector.detect(image, warp=False)
+    a = plain.detect(image, warp=False)
     t1 = time.perf_counter()
-    agree = agreement(detector, image, d.corners)
+    b = looked.detect(image, warp=False)
     t2 = time.perf_counter()
-    return {"iou": float(polygon_iou(d.corners, truth)) if d.corners is not None else 0.0,
-            "confidence": float(d.confidence), "agreement": agree,
-            "first_ms": (t1 - t0) * 1e3, "second_ms": (t2 - t1) * 1e3}
+    return {"first_iou": iou(a), "first_confidence": float(a.confidence), "iou": iou(b),
+            "confidence": float(b.confidence), "agreement": b.second_look.agreement,
+            "one_look_ms": (t1 - t0) * 1e3, "two_looks_ms": (t2 - t1) * 1e3}
 
 
 def add_scores(rows, check: dict | None = None) -> None:
@@ -76,19 +105,46 @@ def add_scores(rows, check: dict | None = None) -> None:
 
 
 def separations(rows) -> dict:
-    iou = [r["iou"] for r in rows]
-    return {score: separation([r[score] for r in rows], iou) for score in SCORES}
+    return {name: separation([r[s] for r in rows], [r[i] for r in rows]) for name, (s, i) in SCORES.items()}
 
 
-def fit_check(detector, streams: list[tuple[int, int]], held_out: int) -> dict:
-    """The check refitted on synthetic scenes (``streams``: (seed, n)): weights, intercept,
-    and the four scores' separation on ``held_out`` scenes of another stream."""
+def at_retake_rates(rows, rates=RETAKE_RATES) -> dict:
+    """For each score: with the lowest-scored ``rate`` of all detections sent back for a
+    retake, how many of the rest are right and how many wrong (accepted without a word).
+    Unlike ``separation``, whose threshold follows the right ones, this compares scores
+    that come with different answers at the same cost to the user."""
+    out = {}
+    for name, (score, iou_field) in SCORES.items():
+        s = np.array([r[score] for r in rows])
+        iou = np.array([r[iou_field] for r in rows])
+        order = np.argsort(s, kind="stable")
+        out[name] = {}
+        for rate in rates:
+            kept = np.ones(len(rows), bool)
+            kept[order[:int(rate * len(rows))]] = False
+            out[name][f"{rate:.0%}"] = {"accepted_right": int((iou[kept] >= IOU_GOOD).sum()),
+                                        "accepted_wrong": int((iou[kept] < IOU_GOOD).sum())}
+    return out
+
+
+def accuracy(rows) -> dict:
+    """Mean IoU and share right with one look and with two."""
+    one, two = np.array([r["first_iou"] for r in rows]), np.array([r["iou"] for r in rows])
+    return {"one_look": {"mean_iou": float(one.mean()), "right": float((one >= IOU_GOOD).mean())},
+            "two_looks": {"mean_iou": float(two.mean()), "right": float((two >= IOU_GOOD).mean())},
+            "n": len(rows)}
+
+
+def fit_check(plain, looked, streams: list[tuple[int, int]], held_out: int) -> dict:
+    """The check refitted on synthetic scenes (``streams``: (seed, n)): weights, intercept;
+    and on ``held_out`` scenes of another stream, accuracy with one look and two (gain with
+    a bootstrap interval over scenes) and the scores' separation."""
     from docscan.detect.second_look import logit
 
     def scenes(seed, n):
         rows = []
         for i, (image, truth) in enumerate(confidence_fit.synthetic(seed, n)):
-            rows.append(look_twice(detector, image, truth))
+            rows.append(look_twice(plain, looked, image, truth))
             print(f"\rsynthetic stream {seed}: {i + 1}/{n} scenes", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
         return rows
@@ -100,29 +156,30 @@ def fit_check(detector, streams: list[tuple[int, int]], held_out: int) -> dict:
              "weights": [round(float(w), 4) for w in weights], "intercept": round(float(intercept), 4)}
     held = scenes(confidence_fit.HELD_OUT_SEED, held_out)
     add_scores(held, check)
-    check["held_out"] = {"stream": f"{confidence_fit.HELD_OUT_SEED}:{held_out}", "separation": separations(held)}
+    gain = real_views.bootstrap_mean([r["iou"] - r["first_iou"] for r in held])
+    check["held_out"] = {"stream": f"{confidence_fit.HELD_OUT_SEED}:{held_out}", "accuracy": accuracy(held),
+                         "gain": list(gain), "separation": separations(held)}
     return check
 
 
-def flagged_intervals(rows, n: int = 2000, seed: int = 0) -> dict:
+def intervals(rows, n: int = 2000, seed: int = 0) -> dict:
     """95% bootstrap intervals, resampling photos (a photo's views fail together), of each
-    score's share of wrong views flagged ("flagged") and of its gain over the confidence
-    alone ("gain", paired: the same resampled photos)."""
+    score's share of wrong views flagged ("flagged") and of its gain over one look's
+    confidence ("gain", paired: the same resampled photos)."""
     photos = sorted({(r["set"], r["photo"]) for r in rows})
     by_photo = {p: [r for r in rows if (r["set"], r["photo"]) == p] for p in photos}
     rng = np.random.default_rng(seed)
-    draws = {score: [] for score in SCORES}
+    draws = {name: [] for name in SCORES}
     for _ in range(n):
         sample = [r for k in rng.integers(len(photos), size=len(photos)) for r in by_photo[photos[k]]]
-        iou = [r["iou"] for r in sample]
-        shares = {score: separation([r[score] for r in sample], iou)["flagged_wrong"] for score in SCORES}
+        shares = {name: s["flagged_wrong"] for name, s in separations(sample).items()}
         if None not in shares.values():
-            for score in SCORES:
-                draws[score].append((shares[score], shares[score] - shares["confidence"]))
+            for name in SCORES:
+                draws[name].append((shares[name], shares[name] - shares[BASELINE]))
     out = {}
-    for score, d in draws.items():
+    for name, d in draws.items():
         d = np.array(d).reshape(-1, 2)
-        out[score] = None if not len(d) else {
+        out[name] = None if not len(d) else {
             "flagged": [float(v) for v in np.percentile(d[:, 0], [2.5, 97.5])],
             "gain": [float(v) for v in np.percentile(d[:, 1], [2.5, 97.5])]}
     return out
@@ -130,18 +187,18 @@ def flagged_intervals(rows, n: int = 2000, seed: int = 0) -> dict:
 
 def run(model: str, set_names, limit: int | None = None, fit: list[tuple[int, int]] = (),
         held_out: int = 300) -> dict:
-    """A row per view of every photo (the first ``limit`` photos), and the scores' separation;
-    with ``fit`` streams, the check refitted first (``fit_check``) and used for the scores."""
-    from docscan.detect.detector import Detector
+    """A row per view of every photo (the first ``limit`` photos), accuracy and the scores'
+    separation; with ``fit`` streams, the check refitted first (``fit_check``) and used."""
+    from docscan.detect.second_look import CHECK_INTERCEPT, CHECK_WEIGHTS
 
-    detector = Detector(model)
-    check = fit_check(detector, list(fit), held_out) if fit else None
+    plain, looked = detectors(model)
+    check = fit_check(plain, looked, list(fit), held_out) if fit else None
     photos = real_views.load_sets(set_names)[:limit]
     rows = []
     t_start = time.perf_counter()
     for k, (s, name, _, image, truth) in enumerate(photos):
         for view, im, c in real_views.views(image, truth):
-            rows.append({"set": s, "photo": name, "view": view, **look_twice(detector, im, c)})
+            rows.append({"set": s, "photo": name, "view": view, **look_twice(plain, looked, im, c)})
         print(f"\r{k + 1}/{len(photos)} photos, {time.perf_counter() - t_start:.0f} s", end="",
               file=sys.stderr, flush=True)
     print(file=sys.stderr)
@@ -150,35 +207,53 @@ def run(model: str, set_names, limit: int | None = None, fit: list[tuple[int, in
     groups = {"pooled": rows}
     for s in set_names:
         groups[s] = [r for r in rows if r["set"] == s]
+    groups = {g: sub for g, sub in groups.items() if sub}
+
+    def gain(sub):
+        photo_means = {}
+        for r in sub:
+            photo_means.setdefault((r["set"], r["photo"]), []).append(r["iou"] - r["first_iou"])
+        return list(real_views.bootstrap_mean([np.mean(v) for v in photo_means.values()]))
+
     shown = Path(model).resolve()
     shown = shown.relative_to(REPO) if shown.is_relative_to(REPO) else shown
+    used = check or {"weights": list(CHECK_WEIGHTS), "intercept": CHECK_INTERCEPT}
     report = {"host": describe_host(), "model": str(shown), "iou_good": IOU_GOOD, "views": list(real_views.VIEWS),
-              "photos": len(photos), "separation": {g: separations(sub) for g, sub in groups.items() if sub},
-              "intervals": flagged_intervals(rows),
-              "cost_ms": {"first_median": float(np.median([r["first_ms"] for r in rows])),
-                          "second_median": float(np.median([r["second_ms"] for r in rows]))},
+              "photos": len(photos),
+              "accuracy": {g: {**accuracy(sub), "gain": gain(sub)} for g, sub in groups.items()},
+              "separation": {g: separations(sub) for g, sub in groups.items()},
+              "intervals": intervals(rows),
+              "at_retake_rates": at_retake_rates(rows),
+              "check": {"weights": list(used["weights"]), "intercept": used["intercept"],
+                        "from": "refitted by this run" if check else "docscan.detect.second_look (shipped)"},
+              "cost_ms": {"one_look_median": float(np.median([r["one_look_ms"] for r in rows])),
+                          "two_looks_median": float(np.median([r["two_looks_ms"] for r in rows]))},
               "rows": rows}
     if check is not None:
         report["fit"] = check
-    from docscan.detect.second_look import CHECK_INTERCEPT, CHECK_WEIGHTS
-    used = check or {"weights": list(CHECK_WEIGHTS), "intercept": CHECK_INTERCEPT}
-    report["check"] = {"weights": list(used["weights"]), "intercept": used["intercept"],
-                       "from": "refitted by this run" if check else "docscan.detect.second_look (shipped)"}
     return report
 
 
-def _print_separations(title, seps, intervals=None) -> None:
-    for score, sep in seps.items():
+def _print_separations(title, seps, ci=None) -> None:
+    for name, sep in seps.items():
         auroc = "-" if sep["auroc"] is None else f"{sep['auroc']:.3f}"
         flagged = "-" if sep["flagged_wrong"] is None else f"{sep['flagged_wrong']:.0%} of {sep['n_wrong']}"
-        if intervals and intervals.get(score):
-            lo, hi = intervals[score]["flagged"]
+        if ci and ci.get(name):
+            lo, hi = ci[name]["flagged"]
             flagged += f" [{lo:.0%}, {hi:.0%}]"
-            if score != "confidence":
-                lo, hi = intervals[score]["gain"]
-                flagged += f", {lo:+.0%}..{hi:+.0%} on conf."
+            if name != BASELINE:
+                lo, hi = ci[name]["gain"]
+                flagged += f", gain {lo:+.0%}..{hi:+.0%}"
         t = "-" if sep["threshold"] is None else f"{sep['threshold']:.3f}"
-        print(f"{title:>22} {score:>20} {auroc:>7} {flagged:>52} {t:>10}")
+        print(f"{title:>22} {name:>22} {auroc:>7} {flagged:>44} {t:>10}")
+
+
+def _print_accuracy(title, acc) -> None:
+    one, two = acc["one_look"], acc["two_looks"]
+    g = acc.get("gain")
+    gain = "" if g is None else f"  gain {g[0]:+.4f} [{g[1]:+.4f}, {g[2]:+.4f}]"
+    print(f"{title:>22} mean IoU one look {one['mean_iou']:.4f} ({one['right']:.0%} right), "
+          f"two looks {two['mean_iou']:.4f} ({two['right']:.0%} right){gain}")
 
 
 def print_table(report) -> None:
@@ -188,14 +263,24 @@ def print_table(report) -> None:
               f"CHECK_WEIGHTS = ({f['weights'][0]}, {f['weights'][1]}), CHECK_INTERCEPT = {f['intercept']}")
     print(f"{report['model']}: {report['photos']} photos x up to {len(report['views'])} views; "
           f"right = IoU >= {report['iou_good']}")
-    head = "wrong flagged (95% of right kept) [interval], gain on conf."
-    print(f"{'group':>22} {'score':>20} {'AUROC':>7} {head:>52} {'threshold':>10}")
+    for g, acc in report["accuracy"].items():
+        _print_accuracy(g, acc)
+    if "fit" in report:
+        held = report["fit"]["held_out"]
+        _print_accuracy(f"synthetic {held['stream']}", {**held["accuracy"], "gain": held["gain"]})
+    head = "wrong flagged (95% of right kept) [interval]"
+    print(f"{'group':>22} {'score':>22} {'AUROC':>7} {head:>44} {'threshold':>10}")
     for g, seps in report["separation"].items():
         _print_separations(g, seps, report["intervals"] if g == "pooled" else None)
     if "fit" in report:
         _print_separations(f"synthetic {report['fit']['held_out']['stream']}", report["fit"]["held_out"]["separation"])
+    rates = report["at_retake_rates"]
+    print("pooled, the lowest-scored share sent back for a retake: accepted right / accepted wrong")
+    print(f"{'score':>45} " + " ".join(f"{'retake ' + k:>14}" for k in next(iter(rates.values()))))
+    for name, by_rate in rates.items():
+        print(f"{name:>45} " + " ".join(f"{v['accepted_right']:>8} / {v['accepted_wrong']:<3}" for v in by_rate.values()))
     c = report["cost_ms"]
-    print(f"cost: first detection median {c['first_median']:.1f} ms, second look {c['second_median']:.1f} ms")
+    print(f"cost: median detection {c['one_look_median']:.1f} ms with one look, {c['two_looks_median']:.1f} ms with two")
 
 
 def plot(report, path: Path) -> None:
@@ -204,19 +289,22 @@ def plot(report, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=100)
+    from docscan.detect.second_look import logit
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), dpi=100)
     pooled = report["separation"]["pooled"]
-    shares = [100 * (pooled[s]["flagged_wrong"] or 0) for s in SCORES]
-    lo_hi = [(report["intervals"].get(s) or {"flagged": (0.0, 0.0)})["flagged"] for s in SCORES]
-    err = np.array([[100 * (f / 100 - lo), 100 * (hi - f / 100)] for f, (lo, hi) in zip(shares, lo_hi)]).T
-    bars = ax.bar(range(len(SCORES)), shares, yerr=np.maximum(err, 0), capsize=3,
-                  color=["tab:blue", "tab:orange", "tab:grey", "tab:green"])
-    for b, s in zip(bars, SCORES):
-        ax.text(b.get_x() + b.get_width() / 2, 2, f"{b.get_height():.0f}%\nAUROC\n{pooled[s]['auroc'] or 0:.3f}",
-                ha="center", fontsize=8, color="white")
+    names = list(SCORES)
+    shares = [100 * (pooled[s]["flagged_wrong"] or 0) for s in names]
+    lo_hi = [(report["intervals"].get(s) or {"flagged": (0.0, 0.0)})["flagged"] for s in names]
+    err = np.array([[f - 100 * lo, 100 * hi - f] for f, (lo, hi) in zip(shares, lo_hi)]).T
+    bars = ax.bar(range(len(names)), shares, yerr=np.maximum(err, 0), capsize=3,
+                  color=["tab:blue", "tab:cyan", "tab:orange", "tab:grey", "tab:green"])
+    for b, s in zip(bars, names):
+        ax.text(b.get_x() + b.get_width() / 2, 2, f"{b.get_height():.0f}%\nof {pooled[s]['n_wrong']}\n"
+                f"AUROC\n{pooled[s]['auroc'] or 0:.3f}", ha="center", fontsize=8, color="white")
     ax.axhline(80, color="black", ls="--", lw=1, label="issue 15's target: 80%")
-    ax.set_xticks(range(len(SCORES)), [SCORE_NAMES[s] for s in SCORES], fontsize=8)
-    ax.set_ylabel(f"wrong detections flagged (%), of {pooled['confidence']['n_wrong']}")
+    ax.set_xticks(range(len(names)), [SCORE_NAMES[s] for s in names], fontsize=7.5)
+    ax.set_ylabel("wrong detections flagged (%)")
     ax.set_ylim(0, 110)
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title("at the threshold that keeps 95% of the right ones\n(bars: 95% interval, photos resampled)",
@@ -225,12 +313,6 @@ def plot(report, path: Path) -> None:
     for right, colour, label in ((True, "tab:green", "right (IoU >= 0.9)"), (False, "tab:red", "wrong")):
         sel = [r for r in rows if (r["iou"] >= report["iou_good"]) == right]
         ax2.scatter([r["confidence"] for r in sel], [r["agreement"] for r in sel], s=10, c=colour, alpha=0.6, label=label)
-    from docscan.detect.second_look import logit
-
-    t = pooled["product"]["threshold"]
-    if t:
-        x = np.linspace(max(t, 1e-3), 1, 100)
-        ax2.plot(x, np.clip(t / x, 0, 1.05), ":", color="tab:grey", lw=1.2, label=f"confidence x agreement = {t:.2f}")
     t = pooled["checked_confidence"]["threshold"]
     if t:
         (w_conf, w_agree), b = report["check"]["weights"], report["check"]["intercept"]
@@ -238,12 +320,14 @@ def plot(report, path: Path) -> None:
         y = (logit(t) - b - w_conf * np.array([logit(v) for v in x])) / w_agree
         keep = (y >= -0.02) & (y <= 1.05)
         ax2.plot(x[keep], y[keep], "k--", lw=1, label=f"checked_confidence = {t:.2f}")
-    ax2.set_xlabel("confidence")
-    ax2.set_ylabel("agreement of the mirrored look (IoU)")
+    acc = report["accuracy"]["pooled"]
+    ax2.set_xlabel("confidence of the two-look answer")
+    ax2.set_ylabel("agreement of the two looks (IoU)")
     ax2.set_xlim(-0.02, 1.02)
     ax2.set_ylim(-0.02, 1.05)
     ax2.legend(loc="lower left", fontsize=8)
-    ax2.set_title("every view of every photo", fontsize=9)
+    ax2.set_title(f"every view of every photo; mean IoU {acc['one_look']['mean_iou']:.4f} with one look, "
+                  f"{acc['two_looks']['mean_iou']:.4f} with two", fontsize=9)
     fig.suptitle(f"second look, {Path(report['model']).name}, labelled real photos x views: "
                  f"{report['host']}", fontsize=9)
     write_figure(path, fig)

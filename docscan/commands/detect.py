@@ -2,11 +2,11 @@
 
 Camera files are detected at a reduced decode (``Detector.detect_camera_file``) and decoded
 in full only for the flat scan; ``--full-decode`` runs the earlier full-resolution way.
-``--second-look`` adds the mirrored frame's agreement (``docscan.detect.second_look``)."""
+``--second-look`` sees each photo again mirrored: the corners from both looks, their agreement
+and a checked confidence (``docscan.detect.second_look``)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -25,8 +25,9 @@ from docscan.errors import DocscanError
 @click.option("--full-decode", is_flag=True,
               help="Decode every photo in full and detect on all its pixels (the slower way before reduced decoding).")
 @click.option("--second-look", is_flag=True,
-              help="Detect each photo again mirrored: the two answers' agreement (IoU) and checked_confidence, "
-                   "the chance the corners are right given both, a better retake signal; one more model run.")
+              help="See each photo again mirrored: corners from both looks' maps (steadier), the looks' "
+                   "agreement (IoU) and checked_confidence, the chance the corners are right given both, a "
+                   "better retake signal; one more model run.")
 def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode, second_look):
     """Find the page in each photo: 4 corners with a confidence, an overlay and the flat scan."""
     from rich.console import Console
@@ -37,10 +38,10 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
     from docscan.detect.detector import Detector
     from docscan.detect.drawing import draw_overlay
     from docscan.detect.image_io import encode_png
-    from docscan.detect.second_look import agreement, checked_confidence
 
     console = Console(stderr=True)
-    detector = Detector(model_or_default(model_path), num_threads=threads, refine=not no_refine)
+    detector = Detector(model_or_default(model_path), num_threads=threads, refine=not no_refine,
+                        second_look=second_look)
     table = Table(title=f"docscan detect ({detector.model.path}); corners x,y clockwise; times in ms "
                         "(warp: with the full decode for the scan)")
     columns = ("image", "found", "conf") + (("agree", "checked") if second_look else ()) + (
@@ -63,7 +64,7 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
             table.add_row(path.name, "[red]error[/red]", *[""] * (len(columns) - 2))
             continue
         W, H = cam.full_size
-        # drawn on, and looked at again on, the image detection ran on (1/scale of the photo)
+        # drawn on the image detection ran on (1/scale of the photo)
         on_image = None if det.corners is None else (det.corners + 0.5) / cam.scale - 0.5
         record = {
             "image": str(path), "width": W, "height": H, "detected_at_scale": cam.scale,
@@ -73,12 +74,10 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
             "reason": det.reason or None,
             "timings_ms": {k: round(v, 3) for k, v in det.timings.items()},
         }
-        if second_look:
-            t0 = time.perf_counter()
-            agree = agreement(detector, cam.image, on_image)
-            record["second_look"] = {"agreement": round(agree, 4),
-                                     "checked_confidence": round(checked_confidence(det.confidence, agree), 4),
-                                     "ms": round((time.perf_counter() - t0) * 1e3, 3)}
+        if det.second_look is not None:
+            look = det.second_look
+            record["second_look"] = {"agreement": round(look.agreement, 4),
+                                     "checked_confidence": round(look.checked_confidence, 4), "ms": round(look.ms, 3)}
         write_json(outdir / f"{stem}.json", record)
         write_bytes(outdir / f"{stem}.overlay.png", encode_png(draw_overlay(cam.image, det.edge_map, on_image,
                                                                     region_map=det.region_map)))

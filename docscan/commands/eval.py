@@ -20,8 +20,9 @@ from docscan.errors import DocscanError
 @threads_option
 @click.option("--no-overlays", is_flag=True, help="Only the contact sheet, no per-image overlay PNGs.")
 @click.option("--second-look", is_flag=True,
-              help="Detect each photo again mirrored and report checked_confidence (the chance the corners "
-                   "are right, from the confidence and the two looks' agreement) as a retake signal (hed only).")
+              help="See each photo again mirrored, as `docscan detect --second-look`: corners from both looks, "
+                   "and checked_confidence (the chance they are right, from the confidence and the looks' "
+                   "agreement) as a retake signal (hed only).")
 def command(images_dir, labels, model_path, method, outdir, threads, no_overlays, second_look):
     """Per image and mean polygon IoU, share with IoU >= 0.9, corner error / diagonal, failures."""
     from rich.console import Console
@@ -43,14 +44,13 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     else:
         from docscan.detect.detector import Detector
 
-        detector = Detector(model_or_default(model_path), num_threads=threads)
+        detector = Detector(model_or_default(model_path), num_threads=threads, second_look=second_look)
         model_name = str(detector.model.path)
     console = Console(stderr=True)
     if unlabelled:
         console.print(f"{len(unlabelled)} image(s) in {images_dir} have no label; skipped", highlight=False)
     with ProgressDisplay(console=console, transient=True) as progress:
-        results, thumbs = evaluate(detector, items, None if no_overlays else outdir / "overlays", progress=progress,
-                                   second_look=second_look)
+        results, thumbs = evaluate(detector, items, None if no_overlays else outdir / "overlays", progress=progress)
     meta = {"images_dir": str(images_dir), "labels": str(labels), "method": method, "model": model_name,
             "host": describe_host(), "unlabelled": unlabelled}
     report = write_report(outdir, results, thumbs, meta)

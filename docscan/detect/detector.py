@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from docscan.detect import second_look as looks
 from docscan.detect.camera_file import DETECT_MIN_SIDE, CameraImage, load_for_detection
-from docscan.detect.edge_model import EdgeModel, load_edge_model
+from docscan.detect.edge_model import EdgeModel, load_edge_model, model_frame
 from docscan.detect.geometry import order_corners, to_full_resolution
 from docscan.detect.image_io import load_image
 from docscan.detect.quad import DEFAULT_PARAMS, QuadParams, QuadResult, find_quad, refine_corners
@@ -29,6 +30,7 @@ class Detection:
     scan: np.ndarray | None = None        # perspective-corrected page, RGB
     region_map: np.ndarray | None = None  # (h, w) page-region probability (region-head models)
     features: dict | None = None          # what the confidence was computed from (region-head models)
+    second_look: looks.SecondLook | None = None   # with Detector(second_look=True)
 
     @property
     def found(self) -> bool:
@@ -36,30 +38,53 @@ class Detection:
 
 
 class Detector:
-    """Edge model + quad finder. ``detect(image_rgb)`` or ``detect_file(path)``."""
+    """Edge model + quad finder. ``detect(image_rgb)`` or ``detect_file(path)``.
+
+    With ``second_look``, every frame is also seen mirrored: the answer comes from both
+    looks' maps averaged, and ``Detection.second_look`` holds the looks' agreement and the
+    checked confidence (``docscan.detect.second_look``); one more model run per frame."""
 
     def __init__(self, model_path=None, num_threads: int = 1, params: QuadParams = DEFAULT_PARAMS,
-                 refine: bool = True, model: EdgeModel | None = None, use_region: bool = True):
+                 refine: bool = True, model: EdgeModel | None = None, use_region: bool = True,
+                 second_look: bool = False):
         self.model = model if model is not None else load_edge_model(model_path, num_threads)
         self.params = params
         self.refine = refine
         self.use_region = use_region
+        self.second_look = second_look
 
     def detect(self, image_rgb: np.ndarray, warp: bool = True) -> Detection:
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
             raise DocscanError(f"image must be RGB (H, W, 3), got shape {image_rgb.shape}")
         timings = {}
         t0 = time.perf_counter()
-        edge, region = self.model.maps(image_rgb)
+        # with a second look, the model frame is kept to be mirrored
+        frame = model_frame(image_rgb, self.model.input_hw) if self.second_look else None
+        edge, region = self.model.maps(image_rgb) if frame is None else self.model.frame_maps(frame)
         t1 = time.perf_counter()
         timings["model"] = (t1 - t0) * 1e3
+        agreement = None
+        if frame is not None:
+            edge, region, agreement = self._look_again(frame, edge, region)
+        t2 = time.perf_counter()
         q, corners = self.locate(edge, region, image_rgb.shape[:2],
                                  lambda c: order_corners(refine_corners(image_rgb, c)))
-        t2 = time.perf_counter()
-        timings["quad"] = (t2 - t1) * 1e3
+        t3 = time.perf_counter()
+        timings["quad"] = (t3 - t2) * 1e3
         scan = warp_document(image_rgb, corners) if (warp and corners is not None) else None
-        timings["warp"] = (time.perf_counter() - t2) * 1e3
-        return Detection(corners, q.confidence, edge, timings, q.reason, scan, region, q.features)
+        timings["warp"] = (time.perf_counter() - t3) * 1e3
+        look = None
+        if agreement is not None:
+            look = looks.SecondLook(agreement, looks.checked_confidence(q.confidence, agreement), (t2 - t1) * 1e3)
+        return Detection(corners, q.confidence, edge, timings, q.reason, scan, region, q.features, look)
+
+    def _look_again(self, frame: np.ndarray, edge: np.ndarray, region: np.ndarray | None):
+        """The mirrored look at the model ``frame``: both looks' maps averaged, and the looks'
+        agreement."""
+        edge2, region2 = looks.mirrored_maps(self.model, frame)
+        agreement = looks.agreement((edge, region if self.use_region else None),
+                                    (edge2, region2 if self.use_region else None), self.params)
+        return (*looks.averaged((edge, region), (edge2, region2)), agreement)
 
     def locate(self, edge: np.ndarray, region: np.ndarray | None, image_hw: tuple[int, int],
                refine: Callable[[np.ndarray], np.ndarray]) -> tuple[QuadResult, np.ndarray | None]:

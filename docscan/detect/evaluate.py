@@ -25,7 +25,6 @@ from docscan.detect.confidence import IOU_GOOD, separation
 from docscan.detect.drawing import draw_overlay
 from docscan.detect.geometry import corner_error, polygon_iou
 from docscan.detect.image_io import encode_png, load_image
-from docscan.detect.second_look import agreement, checked_confidence
 from docscan.errors import DocscanError
 from docscan.images import IMAGE_SUFFIXES
 from docscan.progress import Progress, silent
@@ -130,14 +129,14 @@ def load_labelled(it: Labelled) -> tuple[np.ndarray, np.ndarray]:
 
 
 def evaluate(detector, items: list[Labelled], overlay_dir: Path | None = None,
-             progress: Progress = silent, thumb: int = 320, second_look: bool = False):
+             progress: Progress = silent, thumb: int = 320):
     """Run ``detector`` on every labelled image; return (EvalItems, contact-sheet thumbnails).
-    With ``second_look``, each image is detected again mirrored (agreement, checked
-    confidence). Reports each image done to ``progress``."""
+    A detector with a second look (``Detector(second_look=True)``) adds each image's
+    agreement and checked confidence. Reports each image done to ``progress``."""
     results, thumbs = [], []
     for it in items:
         res = EvalItem(it.name, condition=it.condition)
-        thumbnail = _evaluate_one(detector, it, res, overlay_dir, thumb, second_look)
+        thumbnail = _evaluate_one(detector, it, res, overlay_dir, thumb)
         if thumbnail is not None:
             thumbs.append(thumbnail)
         results.append(res)
@@ -145,8 +144,7 @@ def evaluate(detector, items: list[Labelled], overlay_dir: Path | None = None,
     return results, thumbs
 
 
-def _evaluate_one(detector, it: Labelled, res: EvalItem, overlay_dir: Path | None, thumb: int,
-                  second_look: bool = False):
+def _evaluate_one(detector, it: Labelled, res: EvalItem, overlay_dir: Path | None, thumb: int):
     """Fill ``res`` for one labelled image; its (name, thumbnail, caption), or None when the
     image could not be read or does not match its label (``res.error`` says why)."""
     try:
@@ -166,9 +164,9 @@ def _evaluate_one(detector, it: Labelled, res: EvalItem, overlay_dir: Path | Non
         res.corners = np.asarray(det.corners, np.float64).tolist()
         res.iou = polygon_iou(det.corners, truth)
         res.corner_error = corner_error(det.corners, truth, math.hypot(W, H))
-    if second_look:
-        res.agreement = agreement(detector, image, det.corners)
-        res.checked_confidence = checked_confidence(res.confidence, res.agreement)
+    look = det.second_look
+    if look is not None:
+        res.agreement, res.checked_confidence = look.agreement, look.checked_confidence
     overlay = draw_overlay(image, det.edge_map, det.corners, truth, region_map=det.region_map)
     if overlay_dir is not None:
         write_bytes(Path(overlay_dir) / f"{Path(it.name).stem}.png", encode_png(overlay))
