@@ -156,6 +156,8 @@ def test_eval_second_look_reports_checked_confidence(shared, tmp_path):
     report = json.loads((out / "report.json").read_text())
     for r in report["images"]:
         assert r["checked_confidence"] == pytest.approx(checked_confidence(r["confidence"], r["agreement"]))
+        # the table shows each photo's checked confidence beside its confidence
+        assert f"{r['confidence']:.2f} │ {r['agreement']:.2f} │ {r['checked_confidence']:.2f}" in res.output
     sep = report["summary"]["checked_confidence"]
     assert sep["n_right"] + sep["n_wrong"] == 3
     plain = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--no-overlays",

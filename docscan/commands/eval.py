@@ -57,16 +57,19 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     s = report["summary"]
 
     table = Table(title=f"docscan eval: {method} ({model_name})")
-    for col in ("image", "IoU", "corner err / diag", "conf"):
+    columns = ("image", "IoU", "corner err / diag", "conf") + (("agree", "checked") if second_look else ())
+    for col in columns:
         table.add_column(col, justify="left" if col == "image" else "right")
     for r in results:
         if r.error:
-            table.add_row(r.name, "[red]error[/red]", "", "")
+            table.add_row(r.name, "[red]error[/red]", *[""] * (len(columns) - 2))
             continue
         iou = f"{r.iou:.3f}" if r.found else "[red]not found[/red]"
         if r.found and r.iou < IOU_GOOD:
             iou = f"[yellow]{iou}[/yellow]"
-        table.add_row(r.name, iou, "-" if r.corner_error is None else f"{r.corner_error:.4f}", f"{r.confidence:.2f}")
+        looked = (f"{r.agreement:.2f}", f"{r.checked_confidence:.2f}") if second_look else ()
+        table.add_row(r.name, iou, "-" if r.corner_error is None else f"{r.corner_error:.4f}", f"{r.confidence:.2f}",
+                      *looked)
     out = Console()
     out.print(table)
     fmt = lambda v, f: "n/a" if v is None else format(v, f)  # noqa: E731
