@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 
 import numpy as np
 import pytest
@@ -157,7 +158,8 @@ def test_eval_second_look_reports_checked_confidence(shared, tmp_path):
     for r in report["images"]:
         assert r["checked_confidence"] == pytest.approx(checked_confidence(r["confidence"], r["agreement"]))
         # the table shows each photo's checked confidence beside its confidence
-        assert f"{r['confidence']:.2f} │ {r['agreement']:.2f} │ {r['checked_confidence']:.2f}" in res.output
+        shown = rf"{r['confidence']:.2f}\s+│\s+{r['agreement']:.2f}\s+│\s+{r['checked_confidence']:.2f}\s+│"
+        assert re.search(shown.replace(".", r"\."), res.output), res.output
     sep = report["summary"]["checked_confidence"]
     assert sep["n_right"] + sep["n_wrong"] == 3
     plain = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--no-overlays",
