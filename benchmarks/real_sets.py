@@ -6,6 +6,8 @@ Sets (under ``docscan.paths.shared_dir()/data``): ``real-photos-dev`` (25 labell
 photos of dev2). Methods:
 
 - ``hed+quad``: the shipped model (default ``models/hed_default.int8.tflite``) + docscan's quad finder;
+- ``two-looks``: the same with a second, mirrored look for a shot still (``docscan detect
+  --second-look``: corners from both looks' maps; the confidence, and the checked confidence);
 - ``author-hed``: the seed author's published HED (``shared/anchors/author-hed/``, comparison only,
   never shipped) with the contour quad its README describes: logits > 0, dilated 3x3, the
   largest contours' convex hulls approximated to 4 points (epsilon 2..10% of the perimeter);
@@ -16,7 +18,7 @@ how well the confidence separates right (IoU >= 0.9) from wrong detections (AURO
 flagged at the threshold keeping 95% of the right ones; the baselines' confidence is only
 found / not found).
 
-    python3 benchmarks/real_sets.py [--model M] [--methods hed+quad,author-hed,classic] [-o OUT.json]
+    python3 benchmarks/real_sets.py [--model M] [--methods hed+quad,two-looks,author-hed,classic] [-o OUT.json]
         [--also NAME=DIR]   # another labelled set (e.g. a held-out synthetic one), not pooled
 
 Writes benchmarks/results/real_sets.json and .png, naming the machine.
@@ -49,7 +51,7 @@ from docscan.paths import shared_dir  # noqa: E402
 RESULTS = REPO / "benchmarks" / "results"
 SETS = {"real-dev": "real-photos-dev", "real-dev2": "real-photos-dev2", "real-fullres": "real-photos-fullres"}
 POOLED = ("real-dev", "real-dev2")
-METHODS = ("hed+quad", "author-hed", "classic")
+METHODS = ("hed+quad", "two-looks", "author-hed", "classic")
 
 
 class AuthorHedDetector:
@@ -97,11 +99,14 @@ def _contour_quad(edges: np.ndarray) -> np.ndarray | None:
 
 
 def make_detectors(methods, model):
+    from docscan.detect.detector import Detector
+
     dets = {}
     if "hed+quad" in methods:
-        from docscan.detect.detector import Detector
-
         dets["hed+quad"] = Detector(model)
+    if "two-looks" in methods:
+        first = dets.get("hed+quad") or Detector(model)
+        dets["two-looks"] = Detector(model=first.model, second_look=True)
     if "author-hed" in methods:
         path = shared_dir() / "anchors" / "author-hed" / "hed_author.fp32.tflite"
         if path.is_file():
@@ -119,14 +124,15 @@ def _row(results) -> dict:
     s = summarize(results)
     return {"n": s["evaluated"], "mean_iou": s["mean_iou"], "share_iou_ge_0.9": s["share_iou_ge_0.9"],
             "min_iou": min((r.iou for r in results if r.error is None), default=None),
-            "confidence": s["confidence"]}
+            "confidence": s["confidence"], "checked_confidence": s["checked_confidence"]}
 
 
 def run(methods, model, also=()) -> dict:
     detectors = make_detectors(methods, model)
     report = {"host": describe_host(), "model": None, "sets": {}}
-    if "hed+quad" in detectors:
-        p = Path(detectors["hed+quad"].model.path)
+    hed = detectors.get("hed+quad") or detectors.get("two-looks")
+    if hed is not None:
+        p = Path(hed.model.path)
         report["model"] = str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)
     pooled = {m: [] for m in detectors}
     sets = [(name, shared_dir() / "data" / folder) for name, folder in SETS.items()] + list(also)
@@ -160,9 +166,11 @@ def run(methods, model, also=()) -> dict:
 
 
 def _print_row(name, method, row):
-    c = row["confidence"]
-    conf = "" if c["auroc"] is None else (f"  conf AUROC {c['auroc']:.3f}, wrong flagged "
-                                          f"{c['flagged_wrong']:.0%} ({c['n_wrong']} wrong)")
+    conf = ""
+    for label, key in (("conf", "confidence"), ("checked", "checked_confidence")):
+        c = row.get(key)
+        if c and c["auroc"] is not None:
+            conf += f"  {label} AUROC {c['auroc']:.3f}, wrong flagged {c['flagged_wrong']:.0%} ({c['n_wrong']} wrong)"
     print(f"{name:>12} {method:>10}: mean IoU {row['mean_iou']:.4f}  IoU>=0.9 {row['share_iou_ge_0.9']:.1%}"
           f"{conf}", flush=True)
     for cond, g in row.get("by_condition", {}).items():
@@ -199,8 +207,9 @@ def plot(report, path: Path):
         for j, m in enumerate(methods):
             vals = [r[1].get(m, (0, 0, 0))[k] or 0 for r in rows]
             bars = ax.bar([i + j * width for i in range(len(rows))], vals, width, label=m)
-            ax.bar_label(bars, fmt="%.2f", fontsize=6)
-        ax.set_ylim(0, 1.15)
+            # upright, the labels of four methods' bars run into each other
+            ax.bar_label(bars, fmt="%.2f", fontsize=6, rotation=90, padding=2)
+        ax.set_ylim(0, 1.25)
         ax.set_ylabel(title)
         ax.axhline(0.97 if k == 0 else 0.95, color="grey", lw=0.6, ls="--")
         ax.legend(loc="upper right", ncol=len(methods), fontsize=7)
