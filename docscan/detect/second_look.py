@@ -4,9 +4,11 @@ for the answer, and how well the two looks agree as a check on it.
 A mirrored frame is as good a photo of the page as the frame itself, so the model's maps of
 it, mirrored back, are a second opinion. Averaged with the first, they make the answer
 steadier where one look is on a knife edge between the page and something else (one page
-of an open book or the whole spread, a page on a sheet of a stack): on the labelled real
-photos seen eight ways, mean IoU +0.004 [+0.000, +0.009] over dev + dev2, +0.008 on dev;
-on held-out synthetic scenes +0.005 [-0.004, +0.015] (``benchmarks/second_look.py``).
+of an open book or the whole spread, a page on a sheet of a stack). With the shipped int8
+model, on the labelled real photos seen eight ways: mean IoU +0.004 [+0.000, +0.009] over
+dev + dev2, +0.008 on dev; on held-out synthetic scenes +0.005 [-0.004, +0.015]
+(``benchmarks/second_look.py``). The gain is a model's, not a law: none on another
+checkpoint whose one-look failures are not lopsided, so measure it for the model you ship.
 
 Each look is also searched for its own quad. A right detection finds the same corners in
 both; a wrong one (a table top, a whole open spread, a quad pulled onto a mug) often does
