@@ -20,6 +20,7 @@ further back, closer in, darker, brighter; labels moved with the pixels) and rep
 
     python3 benchmarks/real_views.py --model models/hed_default.int8.tflite --model NAME=OTHER.tflite ...
         [--variant NAME=KEY=VALUE[,KEY=VALUE]]   # the first model, quad finder settings changed
+        [--second-look]                          # every model also with the second look of a shot still
         [--sets real-dev,real-dev2] [-o benchmarks/results/real_views.json]
 
 Writes the JSON and a PNG beside it (view-mean IoU per set and condition, per model),
@@ -189,17 +190,25 @@ def load_sets(names):
     return photos
 
 
-def run(models: list[tuple[str, str]], set_names, variants: list[tuple[str, dict]] = ()) -> dict:
-    """``models``: (label, path); ``variants``: (label, QuadParams changes) on the first model."""
+def run(models: list[tuple[str, str]], set_names, variants: list[tuple[str, dict]] = (),
+        second_look: bool = False) -> dict:
+    """``models``: (label, path); ``variants``: (label, QuadParams changes) on the first model;
+    with ``second_look``, each model also as "LABEL, two looks" (``Detector(second_look=True)``:
+    a model's one-look ranking need not hold with two looks)."""
     from docscan.detect.detector import Detector
     from docscan.detect.geometry import polygon_iou
 
     photos = load_sets(set_names)
     detectors = [(label, Detector(path)) for label, path in models]
+    plain = list(zip(models, detectors))    # ((label, path), (label, detector)) of each model given
     first = detectors[0][1]
     detectors += [(label, Detector(model=first.model, params=dataclasses.replace(first.params, **changes)))
                   for label, changes in variants]
     models = list(models) + [(label, f"{models[0][1]} with {changes}") for label, changes in variants]
+    if second_look:
+        for (label, path), (_, det) in plain:
+            detectors.append((f"{label}, two looks", Detector(model=det.model, params=det.params, second_look=True)))
+            models.append((f"{label}, two looks", f"{path} with the second look"))
     # model -> photo key -> IoU (and confidence) per view; each view goes through every
     # model before the next view is made
     ious = {label: {} for label, _ in models}
@@ -364,12 +373,14 @@ def main(argv=None) -> int:
     ap.add_argument("--variant", action="append", type=_variant_arg, default=[], metavar="NAME=KEY=VALUE[,KEY=VALUE]",
                     help="the first model with these quad finder settings (docscan.detect.quad_params); repeat it")
     ap.add_argument("--sets", type=sets_arg, default="real-dev,real-dev2", help=f"comma-separated, of {', '.join(SETS)}")
+    ap.add_argument("--second-look", action="store_true",
+                    help="every model also with the second look of a shot still, as 'NAME, two looks'")
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "real_views.json")
     args = ap.parse_args(argv)
     models = args.model or [("shipped int8", str(REPO / "models" / "hed_default.int8.tflite"))]
     if len({lb for lb, _ in models} | {lb for lb, _ in args.variant}) != len(models) + len(args.variant):
         ap.error("--model: two models with the same name; give them NAME=PATH")
-    report = run(models, args.sets, args.variant)
+    report = run(models, args.sets, args.variant, args.second_look)
     print_table(report)
     write_json(args.out, report)
     plot(report, args.out.with_suffix(".png"))
