@@ -12,7 +12,7 @@ import pytest
 from test_quad import QUAD, edge_map, region_map
 
 from docscan.detect.geometry import polygon_iou
-from docscan.detect.quad import DEFAULT_PARAMS, find_quad
+from docscan.detect.quad import DEFAULT_PARAMS, NO_DOCUMENT, find_quad
 from docscan.detect.quad_pick import _quality
 
 TABLE = np.array([[20, 14], [236, 20], [244, 250], [10, 244]], np.float64)
@@ -55,9 +55,15 @@ def test_a_pick_holding_an_edged_outline_is_not_confident():
 def test_a_clean_page_is_confident_and_region_disagreement_lowers_it():
     clean = find_quad(edge_map(QUAD), region=region_map(QUAD))
     assert clean.confidence > 0.85
-    elsewhere = find_quad(edge_map(QUAD), region=region_map(np.array([[5, 5], [40, 5], [40, 40], [5, 40]])))
+    region = region_map(np.array([[5, 5], [40, 5], [40, 40], [5, 40]]))
+    elsewhere = find_quad(edge_map(QUAD), params=dataclasses.replace(DEFAULT_PARAMS, min_chance=0.0), region=region)
     assert polygon_iou(elsewhere.corners, QUAD) > 0.95    # the edges still decide ...
     assert elsewhere.confidence < 0.2                      # ... but the region head saw no page there
+    # ... so little that, with the default floor on that chance, it is no page at all
+    assert elsewhere.confidence < DEFAULT_PARAMS.min_chance
+    rejected = find_quad(edge_map(QUAD), region=region)
+    assert rejected.corners is None and rejected.reason == NO_DOCUMENT
+    assert rejected.confidence == pytest.approx(elsewhere.confidence) and rejected.features is not None
     edges_only = find_quad(edge_map(QUAD))
     assert edges_only.confidence > 0.95
 

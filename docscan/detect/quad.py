@@ -94,15 +94,23 @@ def find_quad(edge_prob: np.ndarray, image: np.ndarray | None = None,
         conf = best.region_iou
     if conf < params.min_confidence:
         return QuadResult(None, conf, NO_DOCUMENT)
+    features = chance = None
+    if prep.region is not None:
+        features = pick_features(best.corners, best.confidence, best.region_iou, best.inner_support, prep.p,
+                                 prep.region)
+        chance = confidence(features)
+        # an edged outline the maps give almost no chance of being a page: a table top,
+        # floor tiles, a window in a photo of no document at all
+        if chance < params.min_chance:
+            return QuadResult(None, chance, NO_DOCUMENT, features=features)
     corners = refine_on_edge_map(prep.p, prep.lines, best.line_ids, best.corners, params)
     if image is not None:
         ih, iw = image.shape[:2]
         scale = np.array([iw / w, ih / h])
         corners = (refine_corners(image, (corners + 0.5) * scale - 0.5) + 0.5) / scale - 0.5
-    if prep.region is None:
+    if chance is None:
         return QuadResult(order_corners(corners), best.quality)   # conf gates; quality is reported
-    features = pick_features(best.corners, best.confidence, best.region_iou, best.inner_support, prep.p, prep.region)
-    return QuadResult(order_corners(corners), confidence(features), features=features)
+    return QuadResult(order_corners(corners), chance, features=features)
 
 
 def candidate_quads(edge_prob: np.ndarray, params: QuadParams = DEFAULT_PARAMS,
