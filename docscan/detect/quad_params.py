@@ -28,10 +28,11 @@ class QuadParams:
     max_outside: float = 0.35       # corners may lie this fraction of the frame outside it
     min_side_cover: float = 0.2     # each real side: supported share of its in-frame part
     min_confidence: float = 0.35    # supported share of the pick's outline: below is no document
-    min_chance: float = 0.02        # with a region map, the pick's fitted chance of being the page
+    min_chance: float = 0.01        # with a region map, the pick's fitted chance of being the page
                                     # (quad_confidence): below is no document. On the author's 207
-                                    # background photos (no page in them) 60 picks stay, against 197
-                                    # with none; no right pick is lost on 1300 synthetic scenes.
+                                    # background photos (no page in them) 68 picks stay, against 197
+                                    # with none; no right pick lost on 1300 synthetic scenes nor on
+                                    # the real views (0.02 lost two of a notebook's, with two looks).
     hough_votes: float = 0.04       # HoughLinesP threshold, min segment length and gap,
     min_segment: float = 0.06       # ... as fractions of the map's short side
     max_gap: float = 0.03
