@@ -65,7 +65,7 @@ class QuadResult:
     confidence: float                   # found: with a region map, quad_confidence's chance that
                                         # the corners are right; without, quad_pick's quality
                                         # (outline support, no edged outline inside); not found:
-                                        # the outline support that fell short
+                                        # the outline support or the chance that fell short
     reason: str = ""                    # why corners is None
     features: dict | None = None        # found with a region map: quad_confidence's inputs
 
