@@ -106,10 +106,24 @@ def scores(x, weights, intercept):
     return [confidence(dict(zip(FEATURES, row)), w, intercept) for row in x]
 
 
+def streams_arg(text: str) -> list[tuple[int, int]]:
+    """``--fit``: synthetic streams SEED:N[,SEED:N...], N >= 1 (also for second_look.py)."""
+    streams = []
+    for spec in text.split(","):
+        seed, sep, n = spec.partition(":")
+        try:
+            streams.append((int(seed), int(n)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{spec!r}: expected SEED:N, two integers") from None
+        if not sep or streams[-1][1] < 1:
+            raise argparse.ArgumentTypeError(f"{spec!r}: expected SEED:N with N >= 1")
+    return streams
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(REPO / "models" / "hed_default.int8.tflite"))
-    ap.add_argument("--fit", default="9500:400,9600:600", help="synthetic streams SEED:N to fit on")
+    ap.add_argument("--fit", type=streams_arg, default="9500:400,9600:600", help="synthetic streams SEED:N to fit on")
     ap.add_argument("--held-out", type=int, default=300, help=f"held-out synthetic samples (seed {HELD_OUT_SEED})")
     ap.add_argument("-o", "--out", type=Path, default=RESULTS / "confidence_fit.json")
     args = ap.parse_args(argv)
@@ -120,14 +134,14 @@ def main(argv=None) -> int:
         print(f"{args.model}: no region head; its confidence is the product, nothing to fit", file=sys.stderr)
         return 2
     fit_rows = []
-    for spec in args.fit.split(","):
-        seed, n = (int(v) for v in spec.split(":"))
+    for seed, n in args.fit:
         fit_rows += detections(detector, synthetic(seed, n), f"fit stream {seed}", n)
     held = detections(detector, synthetic(HELD_OUT_SEED, args.held_out), f"held-out {HELD_OUT_SEED}", args.held_out)
     real = detections(detector, real_photos(), "real photos")
     weights, intercept = fit_logistic(*matrix(fit_rows))
 
-    report = {"model": args.model, "machine": describe_host(), "fit": args.fit, "features": list(FEATURES),
+    report = {"model": args.model, "machine": describe_host(),
+              "fit": ",".join(f"{seed}:{n}" for seed, n in args.fit), "features": list(FEATURES),
               "weights": dict(zip(FEATURES, np.round(weights, 4).tolist())), "intercept": round(intercept, 4),
               "sets": {}}
     for set_name, rows in (("real dev+dev2", real), (f"synthetic held-out {HELD_OUT_SEED}", held),

@@ -333,27 +333,13 @@ def plot(report, path: Path) -> None:
     write_figure(path, fig)
 
 
-def _streams_arg(text: str) -> list[tuple[int, int]]:
-    """``--fit``: SEED:N[,SEED:N...], N >= 1."""
-    streams = []
-    for spec in text.split(","):
-        seed, sep, n = spec.partition(":")
-        try:
-            streams.append((int(seed), int(n)))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{spec!r}: expected SEED:N, two integers") from None
-        if not sep or streams[-1][1] < 1:
-            raise argparse.ArgumentTypeError(f"{spec!r}: expected SEED:N with N >= 1")
-    return streams
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(REPO / "models" / "hed_default.int8.tflite"),
                     help="a .tflite or .keras edge model (default: the shipped int8 model)")
     ap.add_argument("--sets", type=real_views.sets_arg, default="real-dev,real-dev2",
                     help=f"comma-separated, of {', '.join(real_views.SETS)}")
-    ap.add_argument("--fit", type=_streams_arg, default=[],
+    ap.add_argument("--fit", type=confidence_fit.streams_arg, default=[],
                     help="refit the check first on synthetic streams SEED:N[,SEED:N...] (e.g. 9500:400,9600:600)")
     ap.add_argument("--held-out", type=int, default=300,
                     help=f"with --fit: synthetic scenes of stream {confidence_fit.HELD_OUT_SEED} to check the fit on")

@@ -63,5 +63,10 @@ def confidence(features: dict[str, float], weights: dict[str, float] | None = No
                intercept: float | None = None) -> float:
     """Logistic score of ``features`` with the fitted ``WEIGHTS`` (or the ones given)."""
     weights = WEIGHTS if weights is None else weights
-    z = (INTERCEPT if intercept is None else intercept) + sum(weights[k] * features[k] for k in FEATURES)
+    return logistic((INTERCEPT if intercept is None else intercept) + sum(weights[k] * features[k] for k in FEATURES))
+
+
+def logistic(z: float) -> float:
+    """1 / (1 + e^-z), ``z`` clipped where the result is 0 or 1 to double precision anyway
+    (``math.exp`` overflows past 709); the fitted scores here and in ``second_look``."""
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))

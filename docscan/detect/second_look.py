@@ -34,6 +34,7 @@ import numpy as np
 
 from docscan.detect.geometry import polygon_iou
 from docscan.detect.quad import find_quad
+from docscan.detect.quad_confidence import logistic
 
 # benchmarks/second_look.py --fit 9500:400,9600:600, shipped int8 model
 CHECK_WEIGHTS = (0.8607, 2.1215)    # the answer's confidence logit, the looks' agreement
@@ -91,5 +92,4 @@ def checked_confidence(confidence: float, agreement_iou: float,
                        weights: tuple[float, float] = CHECK_WEIGHTS, intercept: float = CHECK_INTERCEPT) -> float:
     """The score to ask for a retake by: the chance the answer is right, given its
     confidence and the two looks' agreement."""
-    z = intercept + weights[0] * logit(confidence) + weights[1] * float(agreement_iou)
-    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+    return logistic(intercept + weights[0] * logit(confidence) + weights[1] * float(agreement_iou))
