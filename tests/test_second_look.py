@@ -89,10 +89,12 @@ def test_checked_confidence_is_a_chance_that_rises_with_both_looks():
 
 
 def test_detect_second_look_writes_agreement_and_checked_confidence(shared, tmp_path):
+    # a shot still gets the second look by default; --one-look is the live preview's answer
     photo = shared / "data" / "real-photos-dev2" / "daniiiigm__Hoja_01.jpg"
-    plain = CliRunner().invoke(main, ["detect", "--no-scan", str(photo), "-o", str(tmp_path / "a")])
-    looked = CliRunner().invoke(main, ["detect", "--no-scan", "--second-look", str(photo), "-o", str(tmp_path / "b")])
+    plain = CliRunner().invoke(main, ["detect", "--no-scan", "--one-look", str(photo), "-o", str(tmp_path / "a")])
+    looked = CliRunner().invoke(main, ["detect", "--no-scan", str(photo), "-o", str(tmp_path / "b")])
     assert plain.exit_code == 0 and looked.exit_code == 0, looked.output
+    assert "agree" in looked.output and "agree" not in plain.output
     a = json.loads((tmp_path / "a" / "daniiiigm__Hoja_01.json").read_text())
     b = json.loads((tmp_path / "b" / "daniiiigm__Hoja_01.json").read_text())
     assert "second_look" not in a
@@ -152,9 +154,10 @@ def test_eval_second_look_reports_checked_confidence(shared, tmp_path):
     (photos / "labels.json").write_text(json.dumps({n: labels[n] for n in names}))
     out = tmp_path / "eval"
     res = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--no-overlays",
-                                    "--second-look", "-o", str(out)])
+                                    "-o", str(out)])   # the second look is the default, as in detect
     assert res.exit_code == 0, res.output
     report = json.loads((out / "report.json").read_text())
+    assert report["second_look"] is True
     for r in report["images"]:
         assert r["checked_confidence"] == pytest.approx(checked_confidence(r["confidence"], r["agreement"]))
         # the table shows each photo's checked confidence beside its confidence
@@ -163,9 +166,15 @@ def test_eval_second_look_reports_checked_confidence(shared, tmp_path):
     sep = report["summary"]["checked_confidence"]
     assert sep["n_right"] + sep["n_wrong"] == 3
     plain = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--no-overlays",
-                                      "-o", str(tmp_path / "plain")])
+                                      "--one-look", "-o", str(tmp_path / "plain")])
     assert plain.exit_code == 0
-    assert json.loads((tmp_path / "plain" / "report.json").read_text())["summary"]["checked_confidence"] is None
-    refused = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--method", "classic",
-                                        "--second-look", "-o", str(tmp_path / "c")])
-    assert refused.exit_code != 0 and "--second-look" in refused.output
+    plain_report = json.loads((tmp_path / "plain" / "report.json").read_text())
+    assert plain_report["summary"]["checked_confidence"] is None and plain_report["second_look"] is False
+    for flag in ("--second-look", "--one-look"):
+        refused = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--method", "classic",
+                                            flag, "-o", str(tmp_path / "c")])
+        assert refused.exit_code != 0 and flag in refused.output
+    classic = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--method", "classic",
+                                        "--no-overlays", "-o", str(tmp_path / "c")])
+    assert classic.exit_code == 0
+    assert json.loads((tmp_path / "c" / "report.json").read_text())["second_look"] is False

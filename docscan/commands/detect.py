@@ -2,8 +2,10 @@
 
 Camera files are detected at a reduced decode (``Detector.detect_camera_file``) and decoded
 in full only for the flat scan; ``--full-decode`` runs the earlier full-resolution way.
-``--second-look`` sees each photo again mirrored: the corners from both looks, their agreement
-and a checked confidence (``docscan.detect.second_look``)."""
+A shot still gets the better answer by default: a second look, the photo seen again mirrored,
+gives the corners from both looks, their agreement and a checked confidence
+(``docscan.detect.second_look``) for one more model run; ``--one-look`` answers as the live
+preview does (``docscan frames``), from one."""
 
 from __future__ import annotations
 
@@ -24,10 +26,11 @@ from docscan.errors import DocscanError
 @click.option("--no-scan", is_flag=True, help="No flat scan (the photo is then never decoded in full).")
 @click.option("--full-decode", is_flag=True,
               help="Decode every photo in full and detect on all its pixels (the slower way before reduced decoding).")
-@click.option("--second-look", is_flag=True,
-              help="See each photo again mirrored: corners from both looks' maps (steadier), the looks' "
-                   "agreement (IoU) and checked_confidence, the chance the corners are right given both, a "
-                   "better retake signal; one more model run.")
+@click.option("--second-look/--one-look", default=True, show_default=True,
+              help="Second look (default): see each photo again mirrored, corners from both looks' maps "
+                   "(steadier), the looks' agreement (IoU) and checked_confidence, the chance the corners are "
+                   "right given both, a better retake signal; one more model run. --one-look: one model run, "
+                   "the live preview's answer.")
 def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode, second_look):
     """Find the page in each photo: 4 corners with a confidence, an overlay and the flat scan."""
     from rich.console import Console

@@ -19,10 +19,10 @@ from docscan.errors import DocscanError
 @outdir_option("eval-out", "report.json, conditions.json/.csv, images.csv, contact_sheet.png and overlays/")
 @threads_option
 @click.option("--no-overlays", is_flag=True, help="Only the contact sheet, no per-image overlay PNGs.")
-@click.option("--second-look", is_flag=True,
-              help="See each photo again mirrored, as `docscan detect --second-look`: corners from both looks, "
-                   "and checked_confidence (the chance they are right, from the confidence and the looks' "
-                   "agreement) as a retake signal (hed only).")
+@click.option("--second-look/--one-look", default=None,
+              help="hed: as `docscan detect`, by default a second look (each photo seen again mirrored, "
+                   "corners from both looks, checked_confidence from the confidence and the looks' agreement "
+                   "as a retake signal); --one-look: the live preview's one-look answer. Not for classic.")
 def command(images_dir, labels, model_path, method, outdir, threads, no_overlays, second_look):
     """Per image and mean polygon IoU, share with IoU >= 0.9, corner error / diagonal, failures."""
     from rich.console import Console
@@ -36,14 +36,15 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     if method == "classic":
         if model_path is not None:
             raise DocscanError("--model: not used by --method classic")
-        if second_look:
-            raise DocscanError("--second-look: not used by --method classic")
+        if second_look is not None:
+            raise DocscanError(f"--{'second' if second_look else 'one'}-look: not used by --method classic")
         from docscan.detect.classic import ClassicDetector
 
         detector, model_name = ClassicDetector(), "classic-opencv"
     else:
         from docscan.detect.detector import Detector
 
+        second_look = second_look is not False   # a shot still's answer, as `docscan detect` gives it
         detector = Detector(model_or_default(model_path), num_threads=threads, second_look=second_look)
         model_name = str(detector.model.path)
     console = Console(stderr=True)
@@ -52,6 +53,7 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     with ProgressDisplay(console=console, transient=True) as progress:
         results, thumbs = evaluate(detector, items, None if no_overlays else outdir / "overlays", progress=progress)
     meta = {"images_dir": str(images_dir), "labels": str(labels), "method": method, "model": model_name,
+            "second_look": bool(second_look),
             "host": describe_host(), "unlabelled": unlabelled}
     report = write_report(outdir, results, thumbs, meta)
     s = report["summary"]
