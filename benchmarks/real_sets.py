@@ -6,8 +6,10 @@ Sets (under ``docscan.paths.shared_dir()/data``): ``real-photos-dev`` (25 labell
 photos of dev2). Methods:
 
 - ``hed+quad``: the shipped model (default ``models/hed_default.int8.tflite``) + docscan's quad finder;
-- ``two-looks``: the same with a second, mirrored look for a shot still (``docscan detect
-  --second-look``: corners from both looks' maps; the confidence, and the checked confidence);
+- ``two-looks``: the same with a second, mirrored look (``docscan detect --looks 2``: corners
+  from both looks' maps; the confidence, and the checked confidence);
+- ``four-looks``: also the close look at the page, both ways: a shot still as ``docscan
+  detect`` sees it by default (``--looks 4``, ``docscan.detect.close_look``);
 - ``author-hed``: the seed author's published HED (``shared/anchors/author-hed/``, comparison only,
   never shipped) with the contour quad its README describes: logits > 0, dilated 3x3, the
   largest contours' convex hulls approximated to 4 points (epsilon 2..10% of the perimeter);
@@ -18,7 +20,7 @@ how well the confidence separates right (IoU >= 0.9) from wrong detections (AURO
 flagged at the threshold keeping 95% of the right ones; the baselines' confidence is only
 found / not found).
 
-    python3 benchmarks/real_sets.py [--model M] [--methods hed+quad,two-looks,author-hed,classic] [-o OUT.json]
+    python3 benchmarks/real_sets.py [--model M] [--methods hed+quad,two-looks,four-looks,author-hed,classic] [-o OUT.json]
         [--also NAME=DIR]   # another labelled set (e.g. a held-out synthetic one), not pooled
 
 Writes benchmarks/results/real_sets.json and .png, naming the machine.
@@ -51,7 +53,7 @@ from docscan.paths import shared_dir  # noqa: E402
 RESULTS = REPO / "benchmarks" / "results"
 SETS = {"real-dev": "real-photos-dev", "real-dev2": "real-photos-dev2", "real-fullres": "real-photos-fullres"}
 POOLED = ("real-dev", "real-dev2")
-METHODS = ("hed+quad", "two-looks", "author-hed", "classic")
+METHODS = ("hed+quad", "two-looks", "four-looks", "author-hed", "classic")
 
 
 class AuthorHedDetector:
@@ -104,9 +106,11 @@ def make_detectors(methods, model):
     dets = {}
     if "hed+quad" in methods:
         dets["hed+quad"] = Detector(model)
-    if "two-looks" in methods:
-        first = dets.get("hed+quad") or Detector(model)
-        dets["two-looks"] = Detector(model=first.model, second_look=True)
+    if {"two-looks", "four-looks"} & set(methods):
+        first = dets.get("hed+quad") or Detector(model)   # one model for every way of looking
+        for name, close in (("two-looks", False), ("four-looks", True)):
+            if name in methods:
+                dets[name] = Detector(model=first.model, second_look=True, close_look=close)
     if "author-hed" in methods:
         path = shared_dir() / "anchors" / "author-hed" / "hed_author.fp32.tflite"
         if path.is_file():
@@ -130,7 +134,7 @@ def _row(results) -> dict:
 def run(methods, model, also=()) -> dict:
     detectors = make_detectors(methods, model)
     report = {"host": describe_host(), "model": None, "sets": {}}
-    hed = detectors.get("hed+quad") or detectors.get("two-looks")
+    hed = detectors.get("hed+quad") or detectors.get("two-looks") or detectors.get("four-looks")
     if hed is not None:
         p = Path(hed.model.path)
         report["model"] = str(p.relative_to(REPO)) if p.is_relative_to(REPO) else str(p)

@@ -20,7 +20,7 @@ further back, closer in, darker, brighter; labels moved with the pixels) and rep
 
     python3 benchmarks/real_views.py --model models/hed_default.int8.tflite --model NAME=OTHER.tflite ...
         [--variant NAME=KEY=VALUE[,KEY=VALUE]]   # the first model, quad finder settings changed
-        [--second-look]                          # every model also with the second look of a shot still
+        [--looks 2,4]                            # every model also as a still seen two / four ways
         [--sets real-dev,real-dev2] [-o benchmarks/results/real_views.json]
 
 Writes the JSON and a PNG beside it (view-mean IoU per set and condition, per model),
@@ -190,11 +190,15 @@ def load_sets(names):
     return photos
 
 
+LOOK_NAMES = {2: "two looks", 4: "four looks"}
+
+
 def run(models: list[tuple[str, str]], set_names, variants: list[tuple[str, dict]] = (),
-        second_look: bool = False) -> dict:
+        looks: tuple[int, ...] = ()) -> dict:
     """``models``: (label, path); ``variants``: (label, QuadParams changes) on the first model;
-    with ``second_look``, each model also as "LABEL, two looks" (``Detector(second_look=True)``:
-    a model's one-look ranking need not hold with two looks)."""
+    for each number of ``looks`` (2, 4), each model also as "LABEL, two looks" (the frame
+    mirrored too) and "LABEL, four looks" (and the close look, both ways): a still as
+    ``docscan detect --looks N`` sees it (a model's one-look ranking need not hold)."""
     from docscan.detect.detector import Detector
     from docscan.detect.geometry import polygon_iou
 
@@ -205,10 +209,11 @@ def run(models: list[tuple[str, str]], set_names, variants: list[tuple[str, dict
     detectors += [(label, Detector(model=first.model, params=dataclasses.replace(first.params, **changes)))
                   for label, changes in variants]
     models = list(models) + [(label, f"{models[0][1]} with {changes}") for label, changes in variants]
-    if second_look:
+    for n in looks:
         for (label, path), (_, det) in plain:
-            detectors.append((f"{label}, two looks", Detector(model=det.model, params=det.params, second_look=True)))
-            models.append((f"{label}, two looks", f"{path} with the second look"))
+            detectors.append((f"{label}, {LOOK_NAMES[n]}", Detector(model=det.model, params=det.params,
+                                                                     second_look=True, close_look=n == 4)))
+            models.append((f"{label}, {LOOK_NAMES[n]}", f"{path} with --looks {n}"))
     # model -> photo key -> IoU (and confidence) per view; each view goes through every
     # model before the next view is made
     ious = {label: {} for label, _ in models}
@@ -349,6 +354,16 @@ def _model_arg(spec: str) -> tuple[str, str]:
     return label, path
 
 
+def _looks_arg(text: str) -> tuple[int, ...]:
+    try:
+        looks = tuple(sorted({int(v) for v in text.split(",")}))
+    except ValueError:
+        looks = ()
+    if not looks or set(looks) - set(LOOK_NAMES):
+        raise argparse.ArgumentTypeError(f"{text!r}: 2, 4 or 2,4")
+    return looks
+
+
 def _variant_arg(spec: str) -> tuple[str, dict]:
     from docscan.detect.quad_params import parse_setting
     from docscan.errors import DocscanError
@@ -373,14 +388,15 @@ def main(argv=None) -> int:
     ap.add_argument("--variant", action="append", type=_variant_arg, default=[], metavar="NAME=KEY=VALUE[,KEY=VALUE]",
                     help="the first model with these quad finder settings (docscan.detect.quad_params); repeat it")
     ap.add_argument("--sets", type=sets_arg, default="real-dev,real-dev2", help=f"comma-separated, of {', '.join(SETS)}")
-    ap.add_argument("--second-look", action="store_true",
-                    help="every model also with the second look of a shot still, as 'NAME, two looks'")
+    ap.add_argument("--looks", type=_looks_arg, default=(),
+                    help="2, 4 or 2,4: every model also as a still seen that many ways (docscan detect --looks), "
+                         "as 'NAME, two looks' / 'NAME, four looks'")
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "real_views.json")
     args = ap.parse_args(argv)
     models = args.model or [("shipped int8", str(REPO / "models" / "hed_default.int8.tflite"))]
     if len({lb for lb, _ in models} | {lb for lb, _ in args.variant}) != len(models) + len(args.variant):
         ap.error("--model: two models with the same name; give them NAME=PATH")
-    report = run(models, args.sets, args.variant, args.second_look)
+    report = run(models, args.sets, args.variant, args.looks)
     print_table(report)
     write_json(args.out, report)
     plot(report, args.out.with_suffix(".png"))

@@ -2,24 +2,27 @@
 
 Every labelled real photo of ``real-photos-dev`` and ``-dev2``, in the eight views of
 ``real_views.py`` (labels moved with the pixels), is detected as the app does on the live
-preview (one look), and as ``docscan detect --second-look`` does for a shot frame: seen again
-mirrored, the answer found on both looks' maps averaged (``docscan.detect.second_look``).
-Right is IoU >= 0.9 with the label. It reports:
+preview (one look), and as ``docscan detect`` does for a shot still (``--looks``): seen
+again mirrored, the answer found on both looks' maps averaged (``docscan.detect.second_look``),
+and with ``--looks 4`` (the default, as in ``docscan detect``) the part around the page
+also cut out and seen close, both ways, its maps pasted over the frame's
+(``docscan.detect.close_look``). "the still" below is that answer. Right is IoU >= 0.9 with
+the label. It reports:
 
-* accuracy: mean IoU with one look and with two, per set, and the two-look gain with a 95%
-  bootstrap interval over photos (``real_views.bootstrap_mean`` of each photo's view mean);
+* accuracy: mean IoU with one look and with the still's looks, per set, and the gain with a
+  95% bootstrap interval over photos (``real_views.bootstrap_mean`` of each photo's view mean);
 * the retake signal: for each score, with the detections it comes with, the AUROC and, at
   the threshold that keeps 95% of the right detections, the share of wrong ones flagged
   (``docscan.detect.confidence.separation``), pooled and per set, with 95% bootstrap
   intervals over photos for the pooled share and for its gain over one look's confidence
-  (a photo's views fail together). Scores: one look's confidence; with two looks, the
-  answer's confidence, the looks' agreement, confidence x agreement (stop 28's rule,
-  chosen on these photos) and ``checked_confidence`` (what ``--second-look`` reports: a
+  (a photo's views fail together). Scores: one look's confidence; with the still's looks,
+  the answer's confidence, the looks' agreement, confidence x agreement (stop 28's rule,
+  chosen on these photos) and ``checked_confidence`` (what ``docscan detect`` reports: a
   logistic model of the confidence and agreement, fitted on synthetic scenes). As the two
   looks make more answers right, and the threshold follows the right ones, the flagged
   shares compare different answers; so also, for the same cost to the user (5, 10, 15% of
   all detections sent back for a retake), how many wrong answers each score lets through;
-* what the second look costs (median ms of a detection with one look and with two, on
+* what the looks cost (median ms of a detection with one look and with the still's, on
   this machine).
 
 With ``--fit``, the check is first refitted on synthetic scenes (``docscan.train.synth``,
@@ -27,7 +30,7 @@ as ``confidence_fit.py`` makes them; the real photos are never fitted on): the w
 put in ``second_look.CHECK_WEIGHTS`` are printed, the real views are scored with them, and
 a held-out synthetic stream shows the accuracy and the scores on generated scenes.
 
-    python3 benchmarks/second_look.py [--model M] [--sets real-dev,real-dev2]
+    python3 benchmarks/second_look.py [--model M] [--sets real-dev,real-dev2] [--looks 4|2]
         [--fit 9500:400,9600:600 [--held-out 300]] [-o benchmarks/results/second_look.json]
 
 Writes the JSON and a PNG beside it (flagged share per score; confidence against agreement
@@ -63,21 +66,21 @@ SCORES = {"one look: confidence": ("first_confidence", "first_iou"),
           "checked_confidence": ("checked_confidence", "iou")}
 BASELINE = "one look: confidence"
 RETAKE_RATES = (0.05, 0.10, 0.15)
-SCORE_NAMES = {"one look: confidence": "one look:\nconfidence", "confidence": "two looks:\nconfidence",
+SCORE_NAMES = {"one look: confidence": "one look:\nconfidence", "confidence": "the still:\nconfidence",
                "agreement": "agreement\nof the looks", "product": "confidence x\nagreement",
                "checked_confidence": "checked_confidence\n(fitted)"}
 
 
-def detectors(model: str):
-    """(one look, two looks) detectors sharing one loaded model."""
+def detectors(model: str, looks: int = 4):
+    """(one look, the still's ``looks``) detectors sharing one loaded model."""
     from docscan.detect.detector import Detector
 
     plain = Detector(model)
-    return plain, Detector(model=plain.model, params=plain.params, second_look=True)
+    return plain, Detector(model=plain.model, params=plain.params, second_look=True, close_look=looks == 4)
 
 
 def look_twice(plain, looked, image, truth) -> dict:
-    """One frame with one look and with two: IoUs with ``truth``, confidences, agreement, ms."""
+    """One frame with one look and as a still: IoUs with ``truth``, confidences, agreement, ms."""
     from docscan.detect.geometry import polygon_iou
 
     def iou(d):
@@ -90,7 +93,7 @@ def look_twice(plain, looked, image, truth) -> dict:
     t2 = time.perf_counter()
     return {"first_iou": iou(a), "first_confidence": float(a.confidence), "iou": iou(b),
             "confidence": float(b.confidence), "agreement": b.second_look.agreement,
-            "one_look_ms": (t1 - t0) * 1e3, "two_looks_ms": (t2 - t1) * 1e3}
+            "one_look_ms": (t1 - t0) * 1e3, "still_ms": (t2 - t1) * 1e3}
 
 
 def add_scores(rows, check: dict | None = None) -> None:
@@ -128,16 +131,16 @@ def at_retake_rates(rows, rates=RETAKE_RATES) -> dict:
 
 
 def accuracy(rows) -> dict:
-    """Mean IoU and share right with one look and with two."""
+    """Mean IoU and share right with one look and as a still."""
     one, two = np.array([r["first_iou"] for r in rows]), np.array([r["iou"] for r in rows])
     return {"one_look": {"mean_iou": float(one.mean()), "right": float((one >= IOU_GOOD).mean())},
-            "two_looks": {"mean_iou": float(two.mean()), "right": float((two >= IOU_GOOD).mean())},
+            "still": {"mean_iou": float(two.mean()), "right": float((two >= IOU_GOOD).mean())},
             "n": len(rows)}
 
 
 def fit_check(plain, looked, streams: list[tuple[int, int]], held_out: int) -> dict:
     """The check refitted on synthetic scenes (``streams``: (seed, n)): weights, intercept;
-    and on ``held_out`` scenes of another stream, accuracy with one look and two (gain with
+    and on ``held_out`` scenes of another stream, accuracy with one look and as a still (gain with
     a bootstrap interval over scenes) and the scores' separation."""
     from docscan.detect.second_look import logit
 
@@ -186,12 +189,12 @@ def intervals(rows, n: int = 2000, seed: int = 0) -> dict:
 
 
 def run(model: str, set_names, limit: int | None = None, fit: list[tuple[int, int]] = (),
-        held_out: int = 300) -> dict:
+        held_out: int = 300, looks: int = 4) -> dict:
     """A row per view of every photo (the first ``limit`` photos), accuracy and the scores'
     separation; with ``fit`` streams, the check refitted first (``fit_check``) and used."""
     from docscan.detect.second_look import CHECK_INTERCEPT, CHECK_WEIGHTS
 
-    plain, looked = detectors(model)
+    plain, looked = detectors(model, looks)
     check = fit_check(plain, looked, list(fit), held_out) if fit else None
     photos = real_views.load_sets(set_names)[:limit]
     rows = []
@@ -218,8 +221,8 @@ def run(model: str, set_names, limit: int | None = None, fit: list[tuple[int, in
     shown = Path(model).resolve()
     shown = shown.relative_to(REPO) if shown.is_relative_to(REPO) else shown
     used = check or {"weights": list(CHECK_WEIGHTS), "intercept": CHECK_INTERCEPT}
-    report = {"host": describe_host(), "model": str(shown), "iou_good": IOU_GOOD, "views": list(real_views.VIEWS),
-              "photos": len(photos),
+    report = {"host": describe_host(), "model": str(shown), "looks": looks, "iou_good": IOU_GOOD,
+              "views": list(real_views.VIEWS), "photos": len(photos),
               "accuracy": {g: {**accuracy(sub), "gain": gain(sub)} for g, sub in groups.items()},
               "separation": {g: separations(sub) for g, sub in groups.items()},
               "intervals": intervals(rows),
@@ -227,7 +230,7 @@ def run(model: str, set_names, limit: int | None = None, fit: list[tuple[int, in
               "check": {"weights": list(used["weights"]), "intercept": used["intercept"],
                         "from": "refitted by this run" if check else "docscan.detect.second_look (shipped)"},
               "cost_ms": {"one_look_median": float(np.median([r["one_look_ms"] for r in rows])),
-                          "two_looks_median": float(np.median([r["two_looks_ms"] for r in rows]))},
+                          "still_median": float(np.median([r["still_ms"] for r in rows]))},
               "rows": rows}
     if check is not None:
         report["fit"] = check
@@ -248,12 +251,12 @@ def _print_separations(title, seps, ci=None) -> None:
         print(f"{title:>22} {name:>22} {auroc:>7} {flagged:>44} {t:>10}")
 
 
-def _print_accuracy(title, acc) -> None:
-    one, two = acc["one_look"], acc["two_looks"]
+def _print_accuracy(title, acc, looks) -> None:
+    one, two = acc["one_look"], acc["still"]
     g = acc.get("gain")
     gain = "" if g is None else f"  gain {g[0]:+.4f} [{g[1]:+.4f}, {g[2]:+.4f}]"
     print(f"{title:>22} mean IoU one look {one['mean_iou']:.4f} ({one['right']:.0%} right), "
-          f"two looks {two['mean_iou']:.4f} ({two['right']:.0%} right){gain}")
+          f"{looks} looks {two['mean_iou']:.4f} ({two['right']:.0%} right){gain}")
 
 
 def print_table(report) -> None:
@@ -264,10 +267,10 @@ def print_table(report) -> None:
     print(f"{report['model']}: {report['photos']} photos x up to {len(report['views'])} views; "
           f"right = IoU >= {report['iou_good']}")
     for g, acc in report["accuracy"].items():
-        _print_accuracy(g, acc)
+        _print_accuracy(g, acc, report["looks"])
     if "fit" in report:
         held = report["fit"]["held_out"]
-        _print_accuracy(f"synthetic {held['stream']}", {**held["accuracy"], "gain": held["gain"]})
+        _print_accuracy(f"synthetic {held['stream']}", {**held["accuracy"], "gain": held["gain"]}, report["looks"])
     head = "wrong flagged (95% of right kept) [interval]"
     print(f"{'group':>22} {'score':>22} {'AUROC':>7} {head:>44} {'threshold':>10}")
     for g, seps in report["separation"].items():
@@ -280,7 +283,8 @@ def print_table(report) -> None:
     for name, by_rate in rates.items():
         print(f"{name:>45} " + " ".join(f"{v['accepted_right']:>8} / {v['accepted_wrong']:<3}" for v in by_rate.values()))
     c = report["cost_ms"]
-    print(f"cost: median detection {c['one_look_median']:.1f} ms with one look, {c['two_looks_median']:.1f} ms with two")
+    print(f"cost: median detection {c['one_look_median']:.1f} ms with one look, {c['still_median']:.1f} ms "
+          f"with {report['looks']}")
 
 
 def plot(report, path: Path) -> None:
@@ -321,14 +325,14 @@ def plot(report, path: Path) -> None:
         keep = (y >= -0.02) & (y <= 1.05)
         ax2.plot(x[keep], y[keep], "k--", lw=1, label=f"checked_confidence = {t:.2f}")
     acc = report["accuracy"]["pooled"]
-    ax2.set_xlabel("confidence of the two-look answer")
-    ax2.set_ylabel("agreement of the two looks (IoU)")
+    ax2.set_xlabel(f"confidence of the {report['looks']}-look answer")
+    ax2.set_ylabel("agreement of the frame's two looks (IoU)")
     ax2.set_xlim(-0.02, 1.02)
     ax2.set_ylim(-0.02, 1.05)
     ax2.legend(loc="lower left", fontsize=8)
     ax2.set_title(f"every view of every photo; mean IoU {acc['one_look']['mean_iou']:.4f} with one look, "
-                  f"{acc['two_looks']['mean_iou']:.4f} with two", fontsize=9)
-    fig.suptitle(f"second look, {Path(report['model']).name}, labelled real photos x views: "
+                  f"{acc['still']['mean_iou']:.4f} with {report['looks']}", fontsize=9)
+    fig.suptitle(f"one look vs {report['looks']}, {Path(report['model']).name}, labelled real photos x views: "
                  f"{report['host']}", fontsize=9)
     write_figure(path, fig)
 
@@ -343,13 +347,16 @@ def main(argv=None) -> int:
                     help="refit the check first on synthetic streams SEED:N[,SEED:N...] (e.g. 9500:400,9600:600)")
     ap.add_argument("--held-out", type=int, default=300,
                     help=f"with --fit: synthetic scenes of stream {confidence_fit.HELD_OUT_SEED} to check the fit on")
+    ap.add_argument("--looks", type=int, choices=(2, 4), default=4,
+                    help="the still's answer: 2, the frame and the frame mirrored; 4, also the close look at the "
+                         "page, both ways (docscan detect's default)")
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "second_look.json")
     args = ap.parse_args(argv)
     if not Path(args.model).is_file():
         ap.error(f"--model: {args.model}: no such file")
     if args.held_out < 1:
         ap.error(f"--held-out: {args.held_out}: at least 1")
-    report = run(args.model, args.sets, fit=args.fit, held_out=args.held_out)
+    report = run(args.model, args.sets, fit=args.fit, held_out=args.held_out, looks=args.looks)
     print_table(report)
     write_json(args.out, report)
     plot(report, args.out.with_suffix(".png"))

@@ -73,7 +73,7 @@ def test_cli_writes_json_overlay_and_scan(models, tmp_path):
         rec = json.loads((out / f"{stem}.json").read_text())
         assert rec["found"] and len(rec["corners"]) == 4
         assert polygon_iou(np.array(rec["corners"]), PAGE) > 0.97
-        assert set(rec["timings_ms"]) == {"load", "model", "quad", "warp"}
+        assert set(rec["timings_ms"]) == {"load", "model", "looks", "quad", "warp"}   # four looks: a still
         overlay = cv2.imread(str(out / f"{stem}.overlay.png"))
         assert overlay.shape[:2] == (480, 360)
         assert cv2.imread(str(out / f"{stem}.scan.png")) is not None

@@ -90,13 +90,15 @@ def test_loss_budget_splits_the_loss_by_kind_of_photo():
 def test_two_copies_of_the_shipped_model_agree_on_the_dev_photos(shared, repo):
     model = str(repo / "models" / "hed_default.int8.tflite")
     report = real_views.run([("a", model), ("b", model)], ["real-dev"], [("huge pages only", {"min_area": 0.9})],
-                            second_look=True)
+                            looks=(2, 4))
     g = report["groups"]["real-dev"]
-    # each model also with the second look: the same for both copies, and other answers than one look's
-    assert g["a, two looks"]["views"] == g["a"]["views"]
-    assert g["b, two looks"]["vs_reference"] == g["a, two looks"]["vs_reference"]
-    assert report["per_photo"]["a, two looks"] != report["per_photo"]["a"]
-    assert "huge pages only, two looks" not in g
+    # each model also seen two and four ways: the same for both copies, and other answers than one look's
+    for looks in ("two looks", "four looks"):
+        assert g[f"a, {looks}"]["views"] == g["a"]["views"]
+        assert g[f"b, {looks}"]["vs_reference"] == g[f"a, {looks}"]["vs_reference"]
+        assert report["per_photo"][f"a, {looks}"] != report["per_photo"]["a"]
+        assert f"huge pages only, {looks}" not in g
+    assert report["per_photo"]["a, four looks"] != report["per_photo"]["a, two looks"]
     # the variant runs the first model's maps through a quad finder that wants 90% of the frame
     assert g["huge pages only"]["vs_reference"]["mean_diff"] < -0.3
     assert g["a"]["views"] == g["b"]["views"] >= 25 * 7
@@ -110,3 +112,10 @@ def test_variant_arguments_are_checked():
     for bad in ("min_area=0.2", "x=min_area", "x=no_such_knob=1", "x=max_lines=ten"):
         with pytest.raises(argparse.ArgumentTypeError):
             real_views._variant_arg(bad)
+
+
+def test_looks_arguments_are_checked():
+    assert real_views._looks_arg("4,2") == (2, 4) and real_views._looks_arg("2") == (2,)
+    for bad in ("3", "2,3", "two", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            real_views._looks_arg(bad)

@@ -1,4 +1,4 @@
-"""docscan.detect.second_look and `docscan detect --second-look`, with the shipped model on
+"""docscan.detect.second_look and `docscan detect`'s looks, with the shipped model on
 real photos; benchmarks/second_look.py on a few of them."""
 
 from __future__ import annotations
@@ -89,15 +89,15 @@ def test_checked_confidence_is_a_chance_that_rises_with_both_looks():
 
 
 def test_detect_second_look_writes_agreement_and_checked_confidence(shared, tmp_path):
-    # a shot still gets the second look by default; --one-look is the live preview's answer
+    # a shot still gets the mirrored look by default; --looks 1 is the live preview's answer
     photo = shared / "data" / "real-photos-dev2" / "daniiiigm__Hoja_01.jpg"
-    plain = CliRunner().invoke(main, ["detect", "--no-scan", "--one-look", str(photo), "-o", str(tmp_path / "a")])
+    plain = CliRunner().invoke(main, ["detect", "--no-scan", "--looks", "1", str(photo), "-o", str(tmp_path / "a")])
     looked = CliRunner().invoke(main, ["detect", "--no-scan", str(photo), "-o", str(tmp_path / "b")])
     assert plain.exit_code == 0 and looked.exit_code == 0, looked.output
-    assert "agree" in looked.output and "agree" not in plain.output
     a = json.loads((tmp_path / "a" / "daniiiigm__Hoja_01.json").read_text())
     b = json.loads((tmp_path / "b" / "daniiiigm__Hoja_01.json").read_text())
-    assert "second_look" not in a
+    assert "second_look" not in a and "close_look" not in a and a["looks"] == 1
+    assert b["looks"] == 4 and b["close_look"]["ms"] > 0 and "looks" in b["timings_ms"]
     # the same page, its corners now from both looks
     assert polygon_iou(np.array(a["corners"]), np.array(b["corners"])) > 0.97
     s = b["second_look"]
@@ -124,7 +124,7 @@ def test_second_look_benchmark_on_a_few_photos(shared, repo, tmp_path):
     acc = report["accuracy"]["pooled"]
     assert acc["n"] == len(rows)
     assert acc["one_look"]["mean_iou"] == pytest.approx(np.mean([r["first_iou"] for r in rows]))
-    assert acc["two_looks"]["mean_iou"] == pytest.approx(np.mean([r["iou"] for r in rows]))
+    assert acc["still"]["mean_iou"] == pytest.approx(np.mean([r["iou"] for r in rows]))
     assert acc["gain"][1] <= acc["gain"][0] <= acc["gain"][2]
     held = fit["held_out"]["separation"]["confidence"]
     assert held["n_right"] + held["n_wrong"] == 4 == fit["held_out"]["accuracy"]["n"]
@@ -154,10 +154,10 @@ def test_eval_second_look_reports_checked_confidence(shared, tmp_path):
     (photos / "labels.json").write_text(json.dumps({n: labels[n] for n in names}))
     out = tmp_path / "eval"
     res = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--no-overlays",
-                                    "-o", str(out)])   # the second look is the default, as in detect
+                                    "-o", str(out)])   # four looks are the default, as in detect
     assert res.exit_code == 0, res.output
     report = json.loads((out / "report.json").read_text())
-    assert report["second_look"] is True
+    assert report["looks"] == 4
     for r in report["images"]:
         assert r["checked_confidence"] == pytest.approx(checked_confidence(r["confidence"], r["agreement"]))
         # the table shows each photo's checked confidence beside its confidence
@@ -166,15 +166,14 @@ def test_eval_second_look_reports_checked_confidence(shared, tmp_path):
     sep = report["summary"]["checked_confidence"]
     assert sep["n_right"] + sep["n_wrong"] == 3
     plain = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--no-overlays",
-                                      "--one-look", "-o", str(tmp_path / "plain")])
+                                      "--looks", "1", "-o", str(tmp_path / "plain")])
     assert plain.exit_code == 0
     plain_report = json.loads((tmp_path / "plain" / "report.json").read_text())
-    assert plain_report["summary"]["checked_confidence"] is None and plain_report["second_look"] is False
-    for flag in ("--second-look", "--one-look"):
-        refused = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--method", "classic",
-                                            flag, "-o", str(tmp_path / "c")])
-        assert refused.exit_code != 0 and flag in refused.output
+    assert plain_report["summary"]["checked_confidence"] is None and plain_report["looks"] == 1
+    refused = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--method", "classic",
+                                        "--looks", "2", "-o", str(tmp_path / "c")])
+    assert refused.exit_code != 0 and "--looks" in refused.output
     classic = CliRunner().invoke(main, ["eval", str(photos), str(photos / "labels.json"), "--method", "classic",
                                         "--no-overlays", "-o", str(tmp_path / "c")])
     assert classic.exit_code == 0
-    assert json.loads((tmp_path / "c" / "report.json").read_text())["second_look"] is False
+    assert json.loads((tmp_path / "c" / "report.json").read_text())["looks"] is None

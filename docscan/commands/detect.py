@@ -2,10 +2,11 @@
 
 Camera files are detected at a reduced decode (``Detector.detect_camera_file``) and decoded
 in full only for the flat scan; ``--full-decode`` runs the earlier full-resolution way.
-A shot still gets the better answer by default: a second look, the photo seen again mirrored,
-gives the corners from both looks, their agreement and a checked confidence
-(``docscan.detect.second_look``) for one more model run; ``--one-look`` answers as the live
-preview does (``docscan frames``), from one."""
+A shot still gets the better answer by default (``--looks 4``): the frame is seen again
+mirrored (``docscan.detect.second_look``: the looks' agreement and a checked confidence come
+with it), and the part of the photo around the page is cut out and seen again, mirrored too
+(``docscan.detect.close_look``); ``--looks 2`` takes only the mirrored look, ``--looks 1``
+answers as the live preview does (``docscan frames``), from one model run."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from pathlib import Path
 
 import click
 
-from docscan.commands.edge_model_options import model_option, model_or_default, outdir_option, threads_option, unique_stem
+from docscan.commands.edge_model_options import (
+    looks_kwargs,
+    looks_option,
+    model_option,
+    model_or_default,
+    outdir_option,
+    threads_option,
+    unique_stem,
+)
 from docscan.errors import DocscanError
 
 
@@ -26,12 +35,8 @@ from docscan.errors import DocscanError
 @click.option("--no-scan", is_flag=True, help="No flat scan (the photo is then never decoded in full).")
 @click.option("--full-decode", is_flag=True,
               help="Decode every photo in full and detect on all its pixels (the slower way before reduced decoding).")
-@click.option("--second-look/--one-look", default=True, show_default=True,
-              help="Second look (default): see each photo again mirrored, corners from both looks' maps "
-                   "(steadier), the looks' agreement (IoU) and checked_confidence, the chance the corners are "
-                   "right given both, a better retake signal; one more model run. --one-look: one model run, "
-                   "the live preview's answer.")
-def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode, second_look):
+@looks_option("4")
+def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode, looks):
     """Find the page in each photo: 4 corners with a confidence, an overlay and the flat scan."""
     from rich.console import Console
     from rich.table import Table
@@ -44,11 +49,12 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
 
     console = Console(stderr=True)
     detector = Detector(model_or_default(model_path), num_threads=threads, refine=not no_refine,
-                        second_look=second_look)
+                        **looks_kwargs(looks))
+    second_look = detector.second_look
     table = Table(title=f"docscan detect ({detector.model.path}); corners x,y clockwise; times in ms "
                         "(warp: with the full decode for the scan)")
     columns = ("image", "found", "conf") + (("agree", "checked") if second_look else ()) + (
-        "corners", "load", "model", "quad", "warp")
+        "corners", "load", "model") + (("looks",) if looks > 1 else ()) + ("quad", "warp")
     for col in columns:
         table.add_column(col, justify="left" if col.startswith(("image", "corners")) else "right",
                          overflow="fold")
@@ -72,7 +78,7 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
         record = {
             "image": str(path), "width": W, "height": H, "detected_at_scale": cam.scale,
             "model": str(detector.model.path),
-            "found": det.found, "confidence": round(float(det.confidence), 4),
+            "looks": looks, "found": det.found, "confidence": round(float(det.confidence), 4),
             "corners": None if det.corners is None else [[round(float(x), 2), round(float(y), 2)] for x, y in det.corners],
             "reason": det.reason or None,
             "timings_ms": {k: round(v, 3) for k, v in det.timings.items()},
@@ -81,6 +87,8 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
             look = det.second_look
             record["second_look"] = {"agreement": round(look.agreement, 4),
                                      "checked_confidence": round(look.checked_confidence, 4), "ms": round(look.ms, 3)}
+        if det.close_look is not None:
+            record["close_look"] = {"taken": det.close_look.box is not None, "ms": round(det.close_look.ms, 3)}
         write_json(outdir / f"{stem}.json", record)
         write_bytes(outdir / f"{stem}.overlay.png", encode_png(draw_overlay(cam.image, det.edge_map, on_image,
                                                                     region_map=det.region_map)))
@@ -93,7 +101,8 @@ def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode
         looked = ((f"{record['second_look']['agreement']:.2f}", f"{record['second_look']['checked_confidence']:.2f}")
                   if second_look else ())
         table.add_row(path.name, "yes" if det.found else f"[yellow]{det.reason}[/yellow]", f"{det.confidence:.2f}",
-                      *looked, corners, f"{t['load']:.1f}", f"{t['model']:.1f}", f"{t['quad']:.1f}",
+                      *looked, corners, f"{t['load']:.1f}", f"{t['model']:.1f}",
+                      *((f"{t['looks']:.1f}",) if looks > 1 else ()), f"{t['quad']:.1f}",
                       f"{t['warp'] + t.get('scan_load', 0.0):.1f}")
     Console().print(table)
     click.echo(f"results in {outdir}/")

@@ -13,6 +13,23 @@ model_option = click.option(
     help="Edge model (.keras or .tflite); default: the shipped models/hed_default.int8.tflite.")
 threads_option = click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
                               help="Interpreter threads for a .tflite model.")
+# detect and eval: how many times a still is seen (docscan.detect.second_look, .close_look)
+LOOKS_HELP = ("Model runs per photo. 4: the frame, the frame mirrored, and the part around the page cut out "
+              "and seen close, both ways; the answer from all their maps, plus the looks' agreement and "
+              "checked_confidence (the chance the corners are right, a retake signal). 2: the frame and the "
+              "frame mirrored. 1: the live preview's answer (as `docscan frames`).")
+
+
+def looks_option(default):
+    return click.option("--looks", type=click.Choice(["1", "2", "4"]), default=default,
+                        callback=lambda ctx, param, v: None if v is None else int(v),
+                        show_default=default is not None,
+                        help=LOOKS_HELP + ("" if default else " Default 4 (hed only)."))
+
+
+def looks_kwargs(looks: int) -> dict:
+    """``Detector`` arguments for ``--looks``."""
+    return {"second_look": looks > 1, "close_look": looks == 4}
 
 
 def outdir_option(default: str, what: str):

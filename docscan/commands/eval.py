@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from docscan.commands.edge_model_options import model_option, model_or_default, outdir_option, threads_option
+from docscan.commands.edge_model_options import (
+    looks_kwargs,
+    looks_option,
+    model_option,
+    model_or_default,
+    outdir_option,
+    threads_option,
+)
 from docscan.errors import DocscanError
 
 
@@ -19,11 +26,8 @@ from docscan.errors import DocscanError
 @outdir_option("eval-out", "report.json, conditions.json/.csv, images.csv, contact_sheet.png and overlays/")
 @threads_option
 @click.option("--no-overlays", is_flag=True, help="Only the contact sheet, no per-image overlay PNGs.")
-@click.option("--second-look/--one-look", default=None,
-              help="hed: as `docscan detect`, by default a second look (each photo seen again mirrored, "
-                   "corners from both looks, checked_confidence from the confidence and the looks' agreement "
-                   "as a retake signal); --one-look: the live preview's one-look answer. Not for classic.")
-def command(images_dir, labels, model_path, method, outdir, threads, no_overlays, second_look):
+@looks_option(None)
+def command(images_dir, labels, model_path, method, outdir, threads, no_overlays, looks):
     """Per image and mean polygon IoU, share with IoU >= 0.9, corner error / diagonal, failures."""
     from rich.console import Console
     from rich.table import Table
@@ -36,16 +40,16 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     if method == "classic":
         if model_path is not None:
             raise DocscanError("--model: not used by --method classic")
-        if second_look is not None:
-            raise DocscanError(f"--{'second' if second_look else 'one'}-look: not used by --method classic")
+        if looks is not None:
+            raise DocscanError("--looks: not used by --method classic")
         from docscan.detect.classic import ClassicDetector
 
         detector, model_name = ClassicDetector(), "classic-opencv"
     else:
         from docscan.detect.detector import Detector
 
-        second_look = second_look is not False   # a shot still's answer, as `docscan detect` gives it
-        detector = Detector(model_or_default(model_path), num_threads=threads, second_look=second_look)
+        looks = 4 if looks is None else looks   # a shot still's answer, as `docscan detect` gives it
+        detector = Detector(model_or_default(model_path), num_threads=threads, **looks_kwargs(looks))
         model_name = str(detector.model.path)
     console = Console(stderr=True)
     if unlabelled:
@@ -53,12 +57,13 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     with ProgressDisplay(console=console, transient=True) as progress:
         results, thumbs = evaluate(detector, items, None if no_overlays else outdir / "overlays", progress=progress)
     meta = {"images_dir": str(images_dir), "labels": str(labels), "method": method, "model": model_name,
-            "second_look": bool(second_look),
+            "looks": looks or None,
             "host": describe_host(), "unlabelled": unlabelled}
     report = write_report(outdir, results, thumbs, meta)
     s = report["summary"]
 
     table = Table(title=f"docscan eval: {method} ({model_name})")
+    second_look = bool(looks) and looks > 1
     columns = ("image", "IoU", "corner err / diag", "conf") + (("agree", "checked") if second_look else ())
     for col in columns:
         table.add_column(col, justify="left" if col == "image" else "right")

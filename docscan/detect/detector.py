@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from docscan.detect import close_look as closer
 from docscan.detect import second_look as looks
 from docscan.detect.camera_file import DETECT_MIN_SIDE, CameraImage, load_for_detection
 from docscan.detect.edge_model import EdgeModel, load_edge_model, model_frame
@@ -25,12 +26,13 @@ class Detection:
     corners: np.ndarray | None            # (4, 2) float32 full-image pixels, clockwise from top-left
     confidence: float
     edge_map: np.ndarray | None           # (h, w) float32 edge probability at model resolution
-    timings: dict = field(default_factory=dict)   # ms per stage: load, model, quad, warp
+    timings: dict = field(default_factory=dict)   # ms per stage: load, model, (looks,) quad, warp
     reason: str = ""
     scan: np.ndarray | None = None        # perspective-corrected page, RGB
     region_map: np.ndarray | None = None  # (h, w) page-region probability (region-head models)
     features: dict | None = None          # what the confidence was computed from (region-head models)
     second_look: looks.SecondLook | None = None   # with Detector(second_look=True)
+    close_look: closer.CloseLook | None = None    # with Detector(close_look=True)
 
     @property
     def found(self) -> bool:
@@ -42,16 +44,20 @@ class Detector:
 
     With ``second_look``, every frame is also seen mirrored: the answer comes from both
     looks' maps averaged, and ``Detection.second_look`` holds the looks' agreement and the
-    checked confidence (``docscan.detect.second_look``); one more model run per frame."""
+    checked confidence (``docscan.detect.second_look``); one more model run per frame.
+    With ``close_look``, the part of the photo around the page is cut out and seen again
+    (mirrored too, with ``second_look``), its maps pasted over the frame's
+    (``docscan.detect.close_look``); one or two more model runs and a quad search."""
 
     def __init__(self, model_path=None, num_threads: int = 1, params: QuadParams = DEFAULT_PARAMS,
                  refine: bool = True, model: EdgeModel | None = None, use_region: bool = True,
-                 second_look: bool = False):
+                 second_look: bool = False, close_look: bool = False):
         self.model = model if model is not None else load_edge_model(model_path, num_threads)
         self.params = params
         self.refine = refine
         self.use_region = use_region
         self.second_look = second_look
+        self.close_look = close_look
 
     def detect(self, image_rgb: np.ndarray, warp: bool = True) -> Detection:
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
@@ -66,7 +72,14 @@ class Detector:
         agreement = None
         if frame is not None:
             edge, region, agreement = self._look_again(frame, edge, region)
+        t_close = time.perf_counter()
+        close = None
+        if self.close_look:
+            edge, region, box = self._look_closer(image_rgb, edge, region)
+            close = closer.CloseLook(box, (time.perf_counter() - t_close) * 1e3)
         t2 = time.perf_counter()
+        if self.second_look or self.close_look:
+            timings["looks"] = (t2 - t1) * 1e3   # the mirrored and close looks' model runs and searches
         q, corners = self.locate(edge, region, image_rgb.shape[:2],
                                  lambda c: order_corners(refine_corners(image_rgb, c)))
         t3 = time.perf_counter()
@@ -75,8 +88,9 @@ class Detector:
         timings["warp"] = (time.perf_counter() - t3) * 1e3
         look = None
         if agreement is not None:
-            look = looks.SecondLook(agreement, looks.checked_confidence(q.confidence, agreement), (t2 - t1) * 1e3)
-        return Detection(corners, q.confidence, edge, timings, q.reason, scan, region, q.features, look)
+            look = looks.SecondLook(agreement, looks.checked_confidence(q.confidence, agreement),
+                                    (t_close - t1) * 1e3)
+        return Detection(corners, q.confidence, edge, timings, q.reason, scan, region, q.features, look, close)
 
     def _look_again(self, frame: np.ndarray, edge: np.ndarray, region: np.ndarray | None):
         """The mirrored look at the model ``frame``: both looks' maps averaged, and the looks'
@@ -85,6 +99,21 @@ class Detector:
         agreement = looks.agreement((edge, region if self.use_region else None),
                                     (edge2, region2 if self.use_region else None), self.params)
         return (*looks.averaged((edge, region), (edge2, region2)), agreement)
+
+    def _look_closer(self, image_rgb: np.ndarray, edge: np.ndarray, region: np.ndarray | None):
+        """The close look around where ``edge`` and ``region`` put the page: the maps pasted
+        with it, and its box (map pixels; None, and the maps as they were, when the page
+        already fills the frame or there is none)."""
+        used = region if self.use_region else None
+        q = find_quad(edge, params=self.params, region=used)
+        box = closer.close_box(q.corners, used, edge.shape)
+        if box is None:
+            return edge, region, None
+        frame = model_frame(closer.cut(image_rgb, box, edge.shape), self.model.input_hw)
+        maps = self.model.frame_maps(frame)
+        if self.second_look:
+            maps = looks.averaged(maps, looks.mirrored_maps(self.model, frame))
+        return (*closer.pasted((edge, region), maps, box), box)
 
     def locate(self, edge: np.ndarray, region: np.ndarray | None, image_hw: tuple[int, int],
                refine: Callable[[np.ndarray], np.ndarray]) -> tuple[QuadResult, np.ndarray | None]:

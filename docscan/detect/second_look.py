@@ -20,8 +20,8 @@ the real photos, which only check it: ``python3 benchmarks/second_look.py --fit 
 prints the weights below.
 
 It costs one more model run and two more quad searches, so it is for the frame a user
-shoots, not the live preview (``Detector(..., second_look=True)``, ``docscan detect
---second-look``).
+shoots, not the live preview (``Detector(..., second_look=True)``; ``docscan detect`` takes
+it by default, with the close look of ``docscan.detect.close_look``, ``--looks 2`` without).
 """
 
 from __future__ import annotations
