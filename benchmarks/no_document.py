@@ -2,7 +2,7 @@
 
 The seed author's 207 background photos (``shared/data/author-hed-samples/sample_images/
 background_images/``: tables, floors, fabric, desks; no page) go through the detectors of
-``real_sets.py``: the shipped model with one look and with two, the author's HED with its
+``real_sets.py``: the shipped model with one, two and four looks, the author's HED with its
 contour quad, and the classic scanner. A quad on such a photo is a false find; the contract
 is "no document found". Reports, per method, the false finds, how many of them come with a
 confidence of 0.5 or more (the ones an app would not question), and, for the shipped model,
@@ -11,7 +11,7 @@ synthetic scenes use these photos as backgrounds under a page, so the model has 
 and two of them do show a page, a spiral notebook and a printed planner, so a handful of
 finds are right.)
 
-    python3 benchmarks/no_document.py [--model M] [--methods hed+quad,two-looks,author-hed,classic]
+    python3 benchmarks/no_document.py [--model M] [--methods hed+quad,two-looks,four-looks,author-hed,classic]
         [-o benchmarks/results/no_document.json]
 
 Writes the JSON and a PNG beside it, naming the machine.
@@ -76,7 +76,7 @@ def run(methods, model=None, folder: Path | None = None, limit: int | None = Non
         summary[method] = {"photos": len(rows), "false_finds": len(found),
                            "confident_false_finds": sum(c >= CONFIDENT for c in found),
                            "median_confidence_of_false_finds": float(np.median(found)) if found else None}
-    hed = detectors.get("hed+quad") or detectors.get("two-looks")
+    hed = detectors.get("hed+quad") or detectors.get("two-looks") or detectors.get("four-looks")
     shown = None if hed is None else Path(hed.model.path)
     return {"host": describe_host(), "folder": str(folder), "confident": CONFIDENT,
             "model": None if shown is None else str(shown.relative_to(REPO) if shown.is_relative_to(REPO) else shown),
@@ -111,7 +111,7 @@ def plot(report, path: Path) -> None:
     ax.set_ylabel(f"photos, of {max(v['photos'] for v in s.values())}")
     ax.legend(fontsize=8)
     ax.set_title("photos with no document", fontsize=9)
-    for m in [m for m in ("hed+quad", "two-looks") if m in report["photos"]]:
+    for m in [m for m in ("hed+quad", "two-looks", "four-looks") if m in report["photos"]]:
         conf = [r["confidence"] for r in report["photos"][m].values() if r["found"]]
         ax2.hist(conf, bins=np.linspace(0, 1, 21), alpha=0.6, label=f"{m} ({len(conf)})")
     ax2.set_xlabel("confidence of the false finds")
@@ -125,7 +125,7 @@ def plot(report, path: Path) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="edge model for hed+quad (default: the shipped int8 .tflite)")
-    ap.add_argument("--methods", default="hed+quad,two-looks,author-hed,classic",
+    ap.add_argument("--methods", default="hed+quad,two-looks,four-looks,author-hed,classic",
                     help=f"comma-separated, of {', '.join(real_sets.METHODS)}")
     ap.add_argument("-o", "--out", type=Path, default=REPO / "benchmarks" / "results" / "no_document.json")
     args = ap.parse_args(argv)

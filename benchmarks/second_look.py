@@ -27,7 +27,7 @@ the label. It reports:
 
 With ``--fit``, the check is first refitted on synthetic scenes (``docscan.train.synth``,
 as ``confidence_fit.py`` makes them; the real photos are never fitted on): the weights to
-put in ``second_look.CHECK_WEIGHTS`` are printed, the real views are scored with them, and
+put in ``second_look.CHECKS`` are printed, the real views are scored with them, and
 a held-out synthetic stream shows the accuracy and the scores on generated scenes.
 
     python3 benchmarks/second_look.py [--model M] [--sets real-dev,real-dev2] [--looks 4|2]
@@ -96,12 +96,13 @@ def look_twice(plain, looked, image, truth) -> dict:
             "one_look_ms": (t1 - t0) * 1e3, "still_ms": (t2 - t1) * 1e3}
 
 
-def add_scores(rows, check: dict | None = None) -> None:
+def add_scores(rows, check: dict | None = None, looks: int = 4) -> None:
     """The product and ``checked_confidence`` of each row (with ``check``'s weights and
-    intercept, else the shipped ones)."""
-    from docscan.detect.second_look import checked_confidence
+    intercept, else the shipped ones for ``looks``)."""
+    from docscan.detect.second_look import CHECKS, checked_confidence
 
-    kw = {} if check is None else {"weights": tuple(check["weights"]), "intercept": check["intercept"]}
+    weights, intercept = CHECKS[looks] if check is None else (tuple(check["weights"]), check["intercept"])
+    kw = {"weights": weights, "intercept": intercept}
     for r in rows:
         r["product"] = r["confidence"] * r["agreement"]
         r["checked_confidence"] = checked_confidence(r["confidence"], r["agreement"], **kw)
@@ -192,7 +193,7 @@ def run(model: str, set_names, limit: int | None = None, fit: list[tuple[int, in
         held_out: int = 300, looks: int = 4) -> dict:
     """A row per view of every photo (the first ``limit`` photos), accuracy and the scores'
     separation; with ``fit`` streams, the check refitted first (``fit_check``) and used."""
-    from docscan.detect.second_look import CHECK_INTERCEPT, CHECK_WEIGHTS
+    from docscan.detect.second_look import CHECKS
 
     plain, looked = detectors(model, looks)
     check = fit_check(plain, looked, list(fit), held_out) if fit else None
@@ -205,7 +206,7 @@ def run(model: str, set_names, limit: int | None = None, fit: list[tuple[int, in
         print(f"\r{k + 1}/{len(photos)} photos, {time.perf_counter() - t_start:.0f} s", end="",
               file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    add_scores(rows, check)
+    add_scores(rows, check, looks)
 
     groups = {"pooled": rows}
     for s in set_names:
@@ -220,7 +221,7 @@ def run(model: str, set_names, limit: int | None = None, fit: list[tuple[int, in
 
     shown = Path(model).resolve()
     shown = shown.relative_to(REPO) if shown.is_relative_to(REPO) else shown
-    used = check or {"weights": list(CHECK_WEIGHTS), "intercept": CHECK_INTERCEPT}
+    used = check or {"weights": list(CHECKS[looks][0]), "intercept": CHECKS[looks][1]}
     report = {"host": describe_host(), "model": str(shown), "looks": looks, "iou_good": IOU_GOOD,
               "views": list(real_views.VIEWS), "photos": len(photos),
               "accuracy": {g: {**accuracy(sub), "gain": gain(sub)} for g, sub in groups.items()},
@@ -263,7 +264,7 @@ def print_table(report) -> None:
     if "fit" in report:
         f = report["fit"]
         print(f"check fitted on synthetic {', '.join(f['streams'])}: "
-              f"CHECK_WEIGHTS = ({f['weights'][0]}, {f['weights'][1]}), CHECK_INTERCEPT = {f['intercept']}")
+              f"CHECKS[{report['looks']}] = (({f['weights'][0]}, {f['weights'][1]}), {f['intercept']})")
     print(f"{report['model']}: {report['photos']} photos x up to {len(report['views'])} views; "
           f"right = IoU >= {report['iou_good']}")
     for g, acc in report["accuracy"].items():

@@ -12,6 +12,7 @@ from docscan.detect.close_look import MAX_SHARE, close_box, cut, pasted
 from docscan.detect.detector import Detector
 from docscan.detect.evaluate import load_labelled, match_labels
 from docscan.detect.geometry import polygon_iou
+from docscan.detect.second_look import CHECKS, checked_confidence
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +90,12 @@ def test_a_low_contrast_page_under_a_mug_is_found_on_the_close_look(shared, dete
     assert polygon_iou(four.corners, truth) > 0.9
     box = four.close_look.box
     assert box is not None and four.close_look.ms > 0 and four.timings["looks"] > 0
-    # the agreement is the frame's two looks', whatever the close look does
+    # the agreement is the frame's two looks', whatever the close look does; the check is
+    # the one fitted for the four-look answer
     assert four.second_look.agreement == pytest.approx(two.second_look.agreement)
+    assert four.second_look.checked_confidence == pytest.approx(
+        checked_confidence(four.confidence, four.second_look.agreement, *CHECKS[4]))
+    assert CHECKS[4] != CHECKS[2]
 
 
 def test_a_page_that_fills_the_frame_gets_no_close_look(shared, detector):

@@ -34,9 +34,11 @@ def test_an_outline_with_no_chance_of_being_a_page_is_no_document(shared, repo, 
     no_floor = Detector(model=det.model, params=dataclasses.replace(DEFAULT_PARAMS, min_chance=0.0))
     quad = no_floor.detect(image, warp=False)
     assert quad.found and quad.confidence == pytest.approx(got.confidence)
-    # and the second look of a shot still says the same, with no agreement to check
+    # and a shot still seen two and four ways says the same, with no agreement to check
     two = Detector(model=det.model, second_look=True).detect(image, warp=False)
     assert not two.found and two.second_look.agreement == 0.0
+    four = Detector(model=det.model, second_look=True, close_look=True).detect(image, warp=False)
+    assert not four.found and four.second_look.agreement == 0.0
 
 
 def test_no_document_benchmark_on_a_few_photos(shared, bench, tmp_path):

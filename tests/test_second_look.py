@@ -16,7 +16,7 @@ from docscan.detect.detector import Detector
 from docscan.detect.edge_model import model_frame
 from docscan.detect.geometry import polygon_iou
 from docscan.detect.image_io import load_image
-from docscan.detect.second_look import agreement, checked_confidence, mirror_x, mirrored_maps
+from docscan.detect.second_look import CHECKS, agreement, checked_confidence, mirror_x, mirrored_maps
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_a_right_detection_agrees_with_its_mirrored_look(shared, detector, looke
     assert one.second_look is None
     look = two.second_look
     assert look.agreement > 0.97 and look.ms > 0
-    assert look.checked_confidence == pytest.approx(checked_confidence(two.confidence, look.agreement))
+    assert look.checked_confidence == pytest.approx(checked_confidence(two.confidence, look.agreement, *CHECKS[2]))
     assert polygon_iou(one.corners, two.corners) > 0.97
     frame = model_frame(image, detector.model.input_hw)
     first = detector.model.frame_maps(frame)

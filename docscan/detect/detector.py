@@ -88,7 +88,8 @@ class Detector:
         timings["warp"] = (time.perf_counter() - t3) * 1e3
         look = None
         if agreement is not None:
-            look = looks.SecondLook(agreement, looks.checked_confidence(q.confidence, agreement),
+            weights, intercept = looks.CHECKS[4 if self.close_look else 2]
+            look = looks.SecondLook(agreement, looks.checked_confidence(q.confidence, agreement, weights, intercept),
                                     (t_close - t1) * 1e3)
         return Detection(corners, q.confidence, edge, timings, q.reason, scan, region, q.features, look, close)
 

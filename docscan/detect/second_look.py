@@ -36,9 +36,13 @@ from docscan.detect.geometry import polygon_iou
 from docscan.detect.quad import find_quad
 from docscan.detect.quad_confidence import logistic
 
-# benchmarks/second_look.py --fit 9500:400,9600:600, shipped int8 model
-CHECK_WEIGHTS = (0.8607, 2.1215)    # the answer's confidence logit, the looks' agreement
-CHECK_INTERCEPT = -1.841
+# benchmarks/second_look.py --looks N --fit 9500:400,9600:600, shipped int8 model: for the
+# answer of N looks (``docscan detect --looks N``), the weights of the answer's confidence
+# logit and of the looks' agreement, and the intercept. The close look makes more answers
+# right whatever the agreement, so the agreement weighs less beside it.
+CHECKS = {2: ((0.8607, 2.1215), -1.841),
+          4: ((0.8988, 1.446), -1.1851)}
+CHECK_WEIGHTS, CHECK_INTERCEPT = CHECKS[4]    # docscan detect's default
 _LOGIT_CLIP = 1e-4                  # a confidence of 0 or 1 has no finite logit
 
 
