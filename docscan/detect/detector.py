@@ -73,15 +73,15 @@ class Detector:
         if frame is not None:
             edge, region, agreement = self._look_again(frame, edge, region)
         t_close = time.perf_counter()
-        close = None
+        close = found = None
         if self.close_look:
-            edge, region, box = self._look_closer(image_rgb, edge, region)
+            edge, region, box, found = self._look_closer(image_rgb, edge, region)
             close = closer.CloseLook(box, (time.perf_counter() - t_close) * 1e3)
         t2 = time.perf_counter()
         if self.second_look or self.close_look:
             timings["looks"] = (t2 - t1) * 1e3   # the mirrored and close looks' model runs and searches
         q, corners = self.locate(edge, region, image_rgb.shape[:2],
-                                 lambda c: order_corners(refine_corners(image_rgb, c)))
+                                 lambda c: order_corners(refine_corners(image_rgb, c)), found)
         t3 = time.perf_counter()
         timings["quad"] = (t3 - t2) * 1e3
         scan = warp_document(image_rgb, corners) if (warp and corners is not None) else None
@@ -103,26 +103,30 @@ class Detector:
 
     def _look_closer(self, image_rgb: np.ndarray, edge: np.ndarray, region: np.ndarray | None):
         """The close look around where ``edge`` and ``region`` put the page: the maps pasted
-        with it, and its box (map pixels; None, and the maps as they were, when the page
-        already fills the frame or there is none)."""
+        with it, its box (map pixels) and None; or, when the page already fills the frame or
+        there is none, the maps as they were, None and the quad finder's result on them (the
+        answer's search, done)."""
         used = region if self.use_region else None
         q = find_quad(edge, params=self.params, region=used)
         box = closer.close_box(q.corners, used, edge.shape)
         if box is None:
-            return edge, region, None
+            return edge, region, None, q
         frame = model_frame(closer.cut(image_rgb, box, edge.shape), self.model.input_hw)
         maps = self.model.frame_maps(frame)
         if self.second_look:
             maps = looks.averaged(maps, looks.mirrored_maps(self.model, frame))
-        return (*closer.pasted((edge, region), maps, box), box)
+        return (*closer.pasted((edge, region), maps, box), box, None)
 
     def locate(self, edge: np.ndarray, region: np.ndarray | None, image_hw: tuple[int, int],
-               refine: Callable[[np.ndarray], np.ndarray]) -> tuple[QuadResult, np.ndarray | None]:
-        """The model's maps -> the quad finder's result and its corners in pixels of an
-        image of ``image_hw`` (None when no page), passed through ``refine`` (corners ->
-        corners on that image) when it is large enough to add detail: the edge-map fit
-        lacks only what a much larger image resolves."""
-        q = find_quad(edge, params=self.params, region=region if self.use_region else None)
+               refine: Callable[[np.ndarray], np.ndarray],
+               found: QuadResult | None = None) -> tuple[QuadResult, np.ndarray | None]:
+        """The model's maps -> the quad finder's result (``found``, when it was already
+        searched on these maps) and its corners in pixels of an image of ``image_hw`` (None
+        when no page), passed through ``refine`` (corners -> corners on that image) when it
+        is large enough to add detail: the edge-map fit lacks only what a much larger image
+        resolves."""
+        q = found if found is not None else find_quad(edge, params=self.params,
+                                                      region=region if self.use_region else None)
         if q.corners is None:
             return q, None
         corners = to_full_resolution(q.corners, edge.shape, image_hw)
