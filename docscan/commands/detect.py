@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from docscan.commands.edge_model_options import (
+    STILL_LOOKS,
     looks_kwargs,
     looks_option,
     model_option,
@@ -35,7 +36,7 @@ from docscan.errors import DocscanError
 @click.option("--no-scan", is_flag=True, help="No flat scan (the photo is then never decoded in full).")
 @click.option("--full-decode", is_flag=True,
               help="Decode every photo in full and detect on all its pixels (the slower way before reduced decoding).")
-@looks_option("4")
+@looks_option(str(STILL_LOOKS))
 def command(images, model_path, outdir, threads, no_refine, no_scan, full_decode, looks):
     """Find the page in each photo: 4 corners with a confidence, an overlay and the flat scan."""
     from rich.console import Console

@@ -14,6 +14,7 @@ model_option = click.option(
 threads_option = click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
                               help="Interpreter threads for a .tflite model.")
 # detect and eval: how many times a still is seen (docscan.detect.second_look, .close_look)
+STILL_LOOKS = 4     # a shot still's default: the better answer and the retake signal
 LOOKS_HELP = ("Model runs per photo. 4: the frame, the frame mirrored, and the part around the page cut out "
               "and seen close, both ways; the answer from all their maps, plus the looks' agreement and "
               "checked_confidence (the chance the corners are right, a retake signal). 2: the frame and the "
@@ -24,7 +25,7 @@ def looks_option(default):
     return click.option("--looks", type=click.Choice(["1", "2", "4"]), default=default,
                         callback=lambda ctx, param, v: None if v is None else int(v),
                         show_default=default is not None,
-                        help=LOOKS_HELP + ("" if default else " Default 4 (hed only)."))
+                        help=LOOKS_HELP + ("" if default else f" Default {STILL_LOOKS} (hed only)."))
 
 
 def looks_kwargs(looks: int) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from docscan.commands.edge_model_options import (
+    STILL_LOOKS,
     looks_kwargs,
     looks_option,
     model_option,
@@ -48,7 +49,7 @@ def command(images_dir, labels, model_path, method, outdir, threads, no_overlays
     else:
         from docscan.detect.detector import Detector
 
-        looks = 4 if looks is None else looks   # a shot still's answer, as `docscan detect` gives it
+        looks = STILL_LOOKS if looks is None else looks   # a shot still's answer, as `docscan detect` gives it
         detector = Detector(model_or_default(model_path), num_threads=threads, **looks_kwargs(looks))
         model_name = str(detector.model.path)
     console = Console(stderr=True)

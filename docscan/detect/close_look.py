@@ -20,7 +20,7 @@ frame's maps are kept.
 With the shipped int8 model, with the mirrored look of ``docscan.detect.second_look``
 taken of both the frame and the cut (four model runs): on dev + dev2 seen eight ways mean
 IoU +0.010 over one look; on held-out synthetic scenes +0.012, where the mirrored look
-alone gives +0.006 and +0.005 (``benchmarks/second_look.py --close-look``).
+alone gives +0.006 and +0.005 (``benchmarks/second_look.py --looks 4``).
 """
 
 from __future__ import annotations
